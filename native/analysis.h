@@ -1,0 +1,66 @@
+// Plain results of an analysis: what crosses into Python (converted once, in the bindings).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "corefile.h"
+
+namespace triage {
+
+struct PyFrameInfo {
+    std::string file;
+    std::string function;
+    std::optional<std::string> qualname;  // 3.11+
+    int line = -1;                        // -1: unknown
+    int first_line = 0;
+    bool is_entry = true;  // the first frame run by its own C call of the eval loop
+    uint64_t frame_address = 0;
+    uint64_t code_address = 0;
+};
+
+struct PyThreadInfo {
+    int tid = 0;  // 0 when the OS thread could not be identified
+    uint64_t tstate = 0;
+    int64_t interpreter_id = 0;
+    int gil = -1;                     // 1 holds the GIL, 0 does not, -1 unknown
+    int gc = -1;                      // 1 garbage collecting, 0 not, -1 unknown
+    std::vector<PyFrameInfo> frames;  // outermost first
+    bool truncated = false;
+    std::vector<std::string> warnings;
+};
+
+struct PythonVersion {
+    int major = 0, minor = 0, micro = -1;  // micro -1: unknown
+};
+
+struct CoreAnalysis {
+    std::string core_path;
+    const char* compression = nullptr;
+    ProcessInfo process;
+    SignalInfo signal;
+    std::optional<std::string> execfn;
+    std::vector<int> tids;
+    std::string executable;
+    bool executable_from_core = true;
+    std::optional<PythonVersion> python_version;
+    std::optional<std::string> python_error;
+    std::vector<PyThreadInfo> threads;
+    std::vector<std::string> missing_libraries;
+    std::vector<std::string> warnings;
+};
+
+struct CoreOptions {
+    std::string executable;  // empty: from the core
+    std::vector<std::string> lib_search_path;
+    std::string lib_search_root;
+    size_t max_frames = 100000;
+};
+
+// Reads a core and recovers its Python threads. Throws CoreFileError when the file is not a
+// usable core; a core without Python comes back with `python_error` set and no threads.
+CoreAnalysis analyzeCore(const std::string& path, const CoreOptions& options);
+
+}  // namespace triage

@@ -1,0 +1,131 @@
+// Core analysis, end to end: core file → mapped modules → Python version → interpreter walk.
+#include <elf.h>
+
+#include "analysis.h"
+#include "corefile.h"
+#include "cpython/interpreter.h"
+#include "cpython/layout.h"
+#include "cpython/version.h"
+#include "errors.h"
+#include "modules.h"
+#include "utf8.h"
+
+namespace triage {
+
+namespace {
+
+constexpr size_t kMaxPath = 4096;
+
+// The executable is the mapping that holds the program's entry point (robust to a shebang
+// script in AT_EXECFN, and to a PIE loaded anywhere).
+const Module* findExecutable(const CoreFile& core, const ModuleSet& modules) {
+    for (uint64_t type : {uint64_t{AT_ENTRY}, uint64_t{AT_PHDR}}) {
+        if (auto addr = core.auxv(type)) {
+            if (const Module* m = modules.moduleAt(*addr)) return m;
+        }
+    }
+    return modules.modules().empty() ? nullptr : &modules.modules().front();
+}
+
+std::optional<uint64_t> symbolIn(const Module& m, const std::string& name) {
+    const ElfFile* elf = m.file();
+    if (elf == nullptr) return std::nullopt;
+    auto value = elf->symbol(name);
+    if (!value) return std::nullopt;
+    return m.loadBias() + *value;
+}
+
+cpython::RuntimeAddresses runtimeAddresses(const Module& python) {
+    cpython::RuntimeAddresses addrs;
+    addrs.runtime = symbolIn(python, "_PyRuntime");
+    if (!addrs.runtime && python.file() != nullptr) {
+        // 3.10+ keeps _PyRuntime in its own section: found even without any symbol table.
+        if (auto sec = python.file()->section(".PyRuntime"))
+            addrs.runtime = python.loadBias() + sec->addr;
+    }
+    addrs.interp_head = symbolIn(python, "interp_head");
+    addrs.tstate_current = symbolIn(python, "_PyThreadState_Current");
+    addrs.gc_collecting = symbolIn(python, "collecting");
+    if (const ElfFile* elf = python.file()) {
+        for (const char* name : {".data", ".bss", ".PyRuntime"}) {
+            if (auto sec = elf->section(name))
+                addrs.scan_ranges.emplace_back(python.loadBias() + sec->addr,
+                                               python.loadBias() + sec->addr + sec->size);
+        }
+    }
+    return addrs;
+}
+
+void analyzePython(const CoreFile& core, const ModuleSet& modules, const Module* executable,
+                   const CoreOptions& options, CoreAnalysis* out) {
+    std::string why_not;
+    auto python = cpython::detectPython(modules, executable, core, &why_not);
+    if (!python) {
+        out->python_error = why_not;
+        return;
+    }
+    out->python_version = python->version;
+    const cpython::Layout* layout =
+        cpython::layoutFor(python->version.major, python->version.minor);
+    if (layout == nullptr) {
+        out->python_error = "unsupported Python version " + std::to_string(python->version.major) +
+                            "." + std::to_string(python->version.minor);
+        return;
+    }
+    cpython::WalkOptions walk_options;
+    walk_options.max_frames = options.max_frames;
+    walk_options.known_tids = out->tids;
+    cpython::InterpreterWalker walker(core, *layout, runtimeAddresses(*python->module),
+                                      walk_options);
+    try {
+        out->threads = walker.walk(&out->warnings);
+    } catch (const AnalysisError& e) {
+        out->python_error = e.what();
+    }
+}
+
+}  // namespace
+
+CoreAnalysis analyzeCore(const std::string& path, const CoreOptions& options) {
+    auto core = CoreFile::open(path);
+    CoreAnalysis out;
+    out.core_path = path;
+    out.compression = compressionName(core->compression());
+    out.process = core->process();
+    out.process.fname = sanitizeUtf8(out.process.fname);
+    out.process.psargs = sanitizeUtf8(out.process.psargs);
+    out.signal = core->signal();
+    for (const auto& t : core->threads()) out.tids.push_back(t.tid);
+    out.warnings = core->warnings();
+
+    // Build ids are read from the core's own bytes, before file contents can fill gaps.
+    ModuleSet modules(core->mappings(), *core,
+                      LibrarySearch{options.lib_search_path, options.lib_search_root});
+    core->setFallback(&modules);
+
+    if (auto execfn_addr = core->auxv(AT_EXECFN)) {
+        std::string execfn;
+        if (core->readCString(*execfn_addr, kMaxPath, &execfn)) out.execfn = sanitizeUtf8(execfn);
+    }
+    const Module* executable = findExecutable(*core, modules);
+    if (!options.executable.empty()) {
+        std::string error;
+        if (!ElfFile::open(options.executable, &error))
+            throw CoreFileError("executable " + options.executable + ": " + error);
+        if (executable != nullptr) modules.overridePath(executable->start, options.executable);
+        out.executable = options.executable;
+        out.executable_from_core = false;
+    } else if (executable != nullptr) {
+        out.executable =
+            sanitizeUtf8(executable->resolved.empty() ? executable->name : executable->resolved);
+    } else if (out.execfn) {
+        out.executable = *out.execfn;
+    }
+
+    analyzePython(*core, modules, executable, options, &out);
+    for (const auto& m : modules.missing()) out.missing_libraries.push_back(sanitizeUtf8(m));
+    for (const auto& w : modules.warnings()) out.warnings.push_back(sanitizeUtf8(w));
+    return out;
+}
+
+}  // namespace triage

@@ -1,0 +1,117 @@
+// The only file that knows pybind11: converts the analyzer's plain structs into dicts, once.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "analysis.h"
+#include "errors.h"
+
+namespace py = pybind11;
+using namespace triage;
+
+namespace {
+
+py::object optionalInt(const std::optional<uint64_t>& v) {
+    return v ? py::object(py::int_(*v)) : py::object(py::none());
+}
+
+py::dict coreDict(const CoreAnalysis& a) {
+    py::dict d;
+    const ProcessInfo& p = a.process;
+    d["path"] = a.core_path;
+    d["pid"] = p.pid;
+    d["ppid"] = p.ppid;
+    d["pgrp"] = p.pgrp;
+    d["sid"] = p.sid;
+    d["uid"] = p.uid;
+    d["gid"] = p.gid;
+    d["state"] = std::string(1, p.state >= 32 && p.state < 127 ? p.state : '?');
+    d["zombie"] = p.zombie;
+    d["nice"] = p.nice;
+    d["fname"] = p.fname;
+    d["psargs"] = p.psargs;
+    d["signal"] = a.signal.signo;
+    d["si_code"] = a.signal.code;
+    d["si_errno"] = a.signal.err;
+    d["fault_address"] = optionalInt(a.signal.fault_address);
+    d["sender_pid"] = a.signal.sender_pid ? py::object(py::int_(*a.signal.sender_pid)) : py::none();
+    d["sender_uid"] = a.signal.sender_uid ? py::object(py::int_(*a.signal.sender_uid)) : py::none();
+    d["execfn"] = a.execfn ? py::object(py::str(*a.execfn)) : py::none();
+    d["tids"] = a.tids;
+    d["compression"] = a.compression ? py::object(py::str(a.compression)) : py::none();
+    return d;
+}
+
+py::dict frameDict(const PyFrameInfo& f) {
+    py::dict d;
+    d["file"] = f.file;
+    d["function"] = f.function;
+    d["qualname"] = f.qualname ? py::object(py::str(*f.qualname)) : py::none();
+    d["line"] = f.line;
+    d["first_line"] = f.first_line;
+    d["is_entry"] = f.is_entry;
+    d["frame_address"] = f.frame_address;
+    d["code_address"] = f.code_address;
+    return d;
+}
+
+py::dict threadDict(const PyThreadInfo& t) {
+    py::dict d;
+    d["tid"] = t.tid;
+    d["tstate"] = t.tstate;
+    d["interpreter_id"] = t.interpreter_id;
+    d["gil"] = t.gil;
+    d["gc"] = t.gc;
+    py::list frames;
+    for (const auto& f : t.frames) frames.append(frameDict(f));
+    d["frames"] = frames;
+    d["truncated"] = t.truncated;
+    d["warnings"] = t.warnings;
+    return d;
+}
+
+py::dict analysisDict(const CoreAnalysis& a) {
+    py::dict d;
+    d["core"] = coreDict(a);
+    d["executable"] = a.executable;
+    d["executable_from_core"] = a.executable_from_core;
+    if (a.python_version) {
+        const auto& v = *a.python_version;
+        d["python_version"] = py::make_tuple(v.major, v.minor, v.micro);
+    } else {
+        d["python_version"] = py::none();
+    }
+    d["python_error"] = a.python_error ? py::object(py::str(*a.python_error)) : py::none();
+    py::list threads;
+    for (const auto& t : a.threads) threads.append(threadDict(t));
+    d["threads"] = threads;
+    d["missing_libraries"] = a.missing_libraries;
+    d["warnings"] = a.warnings;
+    return d;
+}
+
+py::dict analyzeCorePy(const std::string& core, const std::optional<std::string>& executable,
+                       const std::optional<std::vector<std::string>>& lib_search_path,
+                       const std::optional<std::string>& lib_search_root, size_t max_frames) {
+    CoreOptions options;
+    options.executable = executable.value_or("");
+    options.lib_search_path = lib_search_path.value_or(std::vector<std::string>{});
+    options.lib_search_root = lib_search_root.value_or("");
+    options.max_frames = max_frames;
+    CoreAnalysis result;
+    {
+        py::gil_scoped_release release;
+        result = analyzeCore(core, options);
+    }
+    return analysisDict(result);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_native, m) {
+    m.doc() = "coretriage's analyzer: reads cores and processes, returns plain data";
+    py::register_exception<CoreFileError>(m, "CoreFileError");
+    py::register_exception<AnalysisError>(m, "AnalysisError");
+    m.def("analyze_core", &analyzeCorePy, py::arg("core"), py::arg("executable") = py::none(),
+          py::arg("lib_search_path") = py::none(), py::arg("lib_search_root") = py::none(),
+          py::arg("max_frames") = 100000);
+}

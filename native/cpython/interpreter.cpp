@@ -1,0 +1,362 @@
+#include "cpython/interpreter.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "cpython/linetable.h"
+#include "errors.h"
+
+namespace triage::cpython {
+
+namespace {
+
+constexpr size_t kMaxInterpreters = 256;
+constexpr size_t kMaxThreads = 100000;
+constexpr size_t kMaxNameChars = 4096;
+constexpr size_t kMaxLineTable = 1 << 20;
+constexpr int64_t kPthreadScanBytes = 0x800;
+// glibc x86-64 keeps the kernel tid of a thread at this offset of its struct pthread.
+constexpr int64_t kGlibcTidOffsets[] = {0x2d0, 0xd0};
+
+std::string hex(uint64_t v) {
+    std::ostringstream s;
+    s << "0x" << std::hex << v;
+    return s.str();
+}
+
+template <typename T>
+T field(const std::vector<unsigned char>& buf, int64_t offset) {
+    T v{};
+    if (offset >= 0 && static_cast<size_t>(offset) + sizeof(T) <= buf.size())
+        std::memcpy(&v, buf.data() + offset, sizeof(T));
+    return v;
+}
+
+}  // namespace
+
+InterpreterWalker::InterpreterWalker(const Memory& memory, const Layout& layout,
+                                     const RuntimeAddresses& addrs, const WalkOptions& options)
+    : mem_(memory), layout_(layout), addrs_(addrs), options_(options), objects_(memory, layout) {
+    tid_set_.insert(options_.known_tids.begin(), options_.known_tids.end());
+}
+
+bool InterpreterWalker::plausibleInterpreter(uint64_t interp, bool need_threads) {
+    uint64_t head = 0;
+    if (interp == 0 || (interp & 7) != 0 ||
+        !mem_.readPointer(interp + layout_.is_threads_head, &head))
+        return false;
+    // An interpreter without threads has nothing to show, but is not wrong.
+    if (head == 0) return !need_threads;
+    uint64_t back = 0;
+    if (!mem_.readPointer(head + layout_.ts_interp, &back) || back != interp) return false;
+    if (!need_threads) return true;
+    // A guess from a memory scan must also hold the builtins dict where the layout says.
+    uint64_t builtins = 0;
+    return mem_.readPointer(interp + layout_.is_builtins, &builtins) &&
+           objects_.typeName(objects_.typeOf(builtins)) == "dict";
+}
+
+std::vector<uint64_t> InterpreterWalker::interpreters(std::vector<std::string>* warnings) {
+    uint64_t head = 0;
+    if (layout_.rt_interp_head >= 0 && addrs_.runtime) {
+        mem_.readPointer(*addrs_.runtime + layout_.rt_interp_head, &head);
+    } else if (addrs_.interp_head) {
+        mem_.readPointer(*addrs_.interp_head, &head);
+    }
+    if (!plausibleInterpreter(head) && addrs_.tstate_current) {
+        // Older interpreters without the interp_head symbol: the GIL holder knows its interp.
+        uint64_t tstate = 0;
+        if (mem_.readPointer(*addrs_.tstate_current, &tstate) && tstate != 0)
+            mem_.readPointer(tstate + layout_.ts_interp, &head);
+    }
+    if (!plausibleInterpreter(head)) {
+        head = scanForInterpreter();
+        if (head != 0) warnings->push_back("interpreter state found by scanning memory");
+    }
+    if (!plausibleInterpreter(head))
+        throw AnalysisError("no Python interpreter state found in memory");
+    std::vector<uint64_t> out;
+    std::unordered_set<uint64_t> seen;
+    for (uint64_t interp = head; interp != 0;) {
+        if (!seen.insert(interp).second || out.size() >= kMaxInterpreters) {
+            warnings->push_back("interpreter list loops or is too long; stopped at " +
+                                std::to_string(out.size()));
+            break;
+        }
+        if (!plausibleInterpreter(interp)) {
+            warnings->push_back("interpreter at " + hex(interp) + " is unreadable; skipped");
+            break;
+        }
+        out.push_back(interp);
+        if (!mem_.readPointer(interp + layout_.is_next, &interp)) break;
+    }
+    return out;
+}
+
+uint64_t InterpreterWalker::scanForInterpreter() {
+    constexpr size_t kChunk = 1 << 16;
+    std::vector<uint64_t> words(kChunk / 8);
+    for (const auto& range : addrs_.scan_ranges) {
+        for (uint64_t at = range.first & ~uint64_t{7}; at < range.second; at += kChunk) {
+            size_t want = static_cast<size_t>(std::min<uint64_t>(kChunk, range.second - at));
+            size_t got = mem_.readSome(at, words.data(), want) / 8;
+            for (size_t i = 0; i < got; ++i)
+                if (plausibleInterpreter(words[i], /*need_threads=*/true)) return words[i];
+        }
+    }
+    return 0;
+}
+
+std::vector<PyThreadInfo> InterpreterWalker::walk(std::vector<std::string>* warnings) {
+    std::vector<PyThreadInfo> threads;
+    for (uint64_t interp : interpreters(warnings)) {
+        int64_t interp_id = 0;
+        if (layout_.is_id >= 0) mem_.readValue(interp + layout_.is_id, &interp_id);
+        std::vector<uint64_t> tstates;
+        std::unordered_set<uint64_t> seen;
+        uint64_t tstate = 0;
+        mem_.readPointer(interp + layout_.is_threads_head, &tstate);
+        while (tstate != 0) {
+            if (!seen.insert(tstate).second || tstates.size() >= kMaxThreads) {
+                warnings->push_back("thread list loops or is too long; stopped");
+                break;
+            }
+            tstates.push_back(tstate);
+            if (!mem_.readPointer(tstate + layout_.ts_next, &tstate)) {
+                warnings->push_back("thread state at " + hex(tstates.back()) +
+                                    " is unreadable; later threads are missing");
+                break;
+            }
+        }
+        all_tstates_.insert(all_tstates_.end(), tstates.begin(), tstates.end());
+        for (uint64_t ts : tstates) {
+            PyThreadInfo thread;
+            thread.tstate = ts;
+            thread.interpreter_id = interp_id;
+            walkThread(ts, &thread);
+            thread.gil = gilState(interp, ts);
+            thread.gc = gcState(interp, thread.gil);
+            threads.push_back(std::move(thread));
+        }
+    }
+    return threads;
+}
+
+void InterpreterWalker::walkThread(uint64_t tstate, PyThreadInfo* thread) {
+    std::vector<unsigned char> ts(static_cast<size_t>(layout_.ts_size));
+    if (!mem_.read(tstate, ts.data(), ts.size())) {
+        thread->warnings.push_back("thread state at " + hex(tstate) + " is unreadable");
+        return;
+    }
+    uint64_t native =
+        layout_.ts_native_thread_id >= 0 ? field<uint64_t>(ts, layout_.ts_native_thread_id) : 0;
+    thread->tid = layout_.ts_native_thread_id >= 0
+                      ? static_cast<int>(native)
+                      : threadId(tstate, field<uint64_t>(ts, layout_.ts_thread_id));
+    uint64_t frame = 0;
+    if (layout_.ts_frame >= 0) {
+        frame = field<uint64_t>(ts, layout_.ts_frame);
+    } else if (layout_.ts_current_frame >= 0) {
+        frame = field<uint64_t>(ts, layout_.ts_current_frame);
+    } else if (layout_.ts_cframe >= 0) {
+        uint64_t cframe = field<uint64_t>(ts, layout_.ts_cframe);
+        if (cframe != 0 && !mem_.readPointer(cframe + layout_.cframe_current, &frame)) {
+            thread->warnings.push_back("current frame of thread is unreadable");
+        }
+    }
+    if (layout_.frame_model == FrameModel::FrameObject) {
+        walkFrameObjects(frame, thread);
+    } else {
+        walkInterpreterFrames(frame, thread);
+    }
+    std::reverse(thread->frames.begin(), thread->frames.end());
+}
+
+void InterpreterWalker::walkFrameObjects(uint64_t frame, PyThreadInfo* thread) {
+    std::unordered_set<uint64_t> seen;
+    std::vector<unsigned char> buf(static_cast<size_t>(layout_.frame_size));
+    for (; frame != 0; frame = field<uint64_t>(buf, layout_.f_back)) {
+        if (thread->frames.size() >= options_.max_frames) {
+            thread->truncated = true;
+            thread->warnings.push_back("stack truncated at " + std::to_string(options_.max_frames) +
+                                       " frames");
+            return;
+        }
+        if (!seen.insert(frame).second) {
+            thread->warnings.push_back("frame chain loops at " + hex(frame) + "; stopped");
+            return;
+        }
+        if (!mem_.read(frame, buf.data(), buf.size())) {
+            thread->warnings.push_back("frame at " + hex(frame) +
+                                       " is unreadable; older frames are missing");
+            return;
+        }
+        int lasti = field<int32_t>(buf, layout_.f_lasti);
+        int64_t offset = layout_.lasti_counts_units ? int64_t{lasti} * 2 : lasti;
+        thread->frames.push_back(makeFrame(frame, field<uint64_t>(buf, layout_.f_code), offset,
+                                           /*entry=*/true));
+    }
+}
+
+void InterpreterWalker::walkInterpreterFrames(uint64_t frame, PyThreadInfo* thread) {
+    std::unordered_set<uint64_t> seen;
+    std::vector<unsigned char> buf(static_cast<size_t>(layout_.frame_size));
+    bool explicit_entry = layout_.if_is_entry >= 0;
+    for (; frame != 0; frame = field<uint64_t>(buf, layout_.if_previous)) {
+        if (thread->frames.size() >= options_.max_frames) {
+            thread->truncated = true;
+            thread->warnings.push_back("stack truncated at " + std::to_string(options_.max_frames) +
+                                       " frames");
+            return;
+        }
+        if (!seen.insert(frame).second) {
+            thread->warnings.push_back("frame chain loops at " + hex(frame) + "; stopped");
+            return;
+        }
+        if (!mem_.read(frame, buf.data(), buf.size())) {
+            thread->warnings.push_back("frame at " + hex(frame) +
+                                       " is unreadable; older frames are missing");
+            return;
+        }
+        int owner = field<uint8_t>(buf, layout_.if_owner);
+        if (owner == layout_.owner_cstack) {
+            // A shim pushed by a C call into the eval loop: the frame above it was entered
+            // from C. It is not a Python frame itself.
+            if (!thread->frames.empty()) thread->frames.back().is_entry = true;
+            continue;
+        }
+        uint64_t code_addr = field<uint64_t>(buf, layout_.if_code);
+        uint64_t instr = field<uint64_t>(buf, layout_.if_instr);
+        const CodeInfo& info = code(code_addr);
+        uint64_t code_start = code_addr + layout_.co_code_adaptive;
+        // Frames whose first instructions have not run yet are not visible to Python either.
+        if (info.valid && owner != layout_.owner_generator &&
+            instr < code_start + 2 * static_cast<uint64_t>(info.first_traceable))
+            continue;
+        int64_t offset = static_cast<int64_t>(instr - code_start);
+        bool entry = explicit_entry ? field<uint8_t>(buf, layout_.if_is_entry) != 0 : false;
+        thread->frames.push_back(makeFrame(frame, code_addr, offset, entry));
+    }
+    if (!explicit_entry && !thread->frames.empty()) thread->frames.back().is_entry = true;
+}
+
+PyFrameInfo InterpreterWalker::makeFrame(uint64_t frame, uint64_t code_addr, int64_t byte_offset,
+                                         bool entry) {
+    PyFrameInfo out;
+    out.frame_address = frame;
+    out.code_address = code_addr;
+    out.is_entry = entry;
+    const CodeInfo& info = code(code_addr);
+    if (!info.valid) {
+        out.file = "???";
+        out.function = "???";
+        return out;
+    }
+    out.file = info.file;
+    out.function = info.function;
+    out.qualname = info.qualname;
+    out.first_line = info.first_line;
+    out.line = byte_offset < 0 ? info.first_line
+                               : lineForOffset(layout_.line_table, info.line_table, info.first_line,
+                                               byte_offset);
+    return out;
+}
+
+bool InterpreterWalker::isCodeObject(uint64_t addr) {
+    return objects_.typeName(objects_.typeOf(addr)) == "code";
+}
+
+const InterpreterWalker::CodeInfo& InterpreterWalker::code(uint64_t addr) {
+    auto it = codes_.find(addr);
+    if (it != codes_.end()) return it->second;
+    CodeInfo info;
+    std::vector<unsigned char> buf(static_cast<size_t>(layout_.co_size));
+    if (addr != 0 && isCodeObject(addr) && mem_.read(addr, buf.data(), buf.size())) {
+        auto file = objects_.readText(field<uint64_t>(buf, layout_.co_filename), kMaxNameChars);
+        auto name = objects_.readText(field<uint64_t>(buf, layout_.co_name), kMaxNameChars);
+        auto table = objects_.readBytes(field<uint64_t>(buf, layout_.co_linetable), kMaxLineTable);
+        if (file && name) {
+            info.valid = true;
+            info.file = *file;
+            info.function = *name;
+            info.first_line = field<int32_t>(buf, layout_.co_firstlineno);
+            if (layout_.co_firsttraceable >= 0)
+                info.first_traceable = field<int32_t>(buf, layout_.co_firsttraceable);
+            if (layout_.co_qualname >= 0)
+                info.qualname =
+                    objects_.readText(field<uint64_t>(buf, layout_.co_qualname), kMaxNameChars);
+            if (table) info.line_table = std::move(*table);
+        }
+    }
+    return codes_.emplace(addr, std::move(info)).first->second;
+}
+
+// Before 3.11 a thread state only knows its pthread_t: the address of glibc's struct pthread,
+// which holds the kernel tid at a fixed offset. The offset is confirmed against the known tids.
+int InterpreterWalker::threadId(uint64_t tstate, uint64_t pthread_id) {
+    (void)tstate;
+    auto tidAt = [&](uint64_t pthread, int64_t offset) {
+        int32_t tid = 0;
+        return pthread != 0 && mem_.readValue(pthread + offset, &tid) ? tid : 0;
+    };
+    if (!pthread_offset_searched_) {
+        pthread_offset_searched_ = true;
+        std::vector<uint64_t> pthreads;
+        for (uint64_t ts : all_tstates_) {
+            uint64_t p = 0;
+            if (mem_.readPointer(ts + layout_.ts_thread_id, &p) && p != 0) pthreads.push_back(p);
+        }
+        auto matchesAll = [&](int64_t offset) {
+            if (pthreads.empty()) return false;
+            for (uint64_t p : pthreads)
+                if (tid_set_.count(tidAt(p, offset)) == 0) return false;
+            return true;
+        };
+        for (int64_t off : kGlibcTidOffsets)
+            if (matchesAll(off)) pthread_tid_offset_ = off;
+        for (int64_t off = 0; !pthread_tid_offset_ && off < kPthreadScanBytes; off += 4)
+            if (matchesAll(off)) pthread_tid_offset_ = off;
+    }
+    if (!pthread_tid_offset_) return 0;
+    int tid = tidAt(pthread_id, *pthread_tid_offset_);
+    return tid_set_.count(tid) ? tid : 0;
+}
+
+int InterpreterWalker::gilState(uint64_t interp, uint64_t tstate) {
+    uint64_t holder = 0;
+    if (layout_.is_ceval_gil >= 0) {
+        uint64_t gil = 0;
+        int32_t locked = 0;
+        if (!mem_.readPointer(interp + layout_.is_ceval_gil, &gil) || gil == 0 ||
+            !mem_.readValue(gil + layout_.gil_locked, &locked) ||
+            !mem_.readPointer(gil + layout_.gil_last_holder, &holder))
+            return -1;
+        return locked != 0 && holder == tstate ? 1 : 0;
+    }
+    if (layout_.rt_gil_tstate_current >= 0 && addrs_.runtime) {
+        if (!mem_.readPointer(*addrs_.runtime + layout_.rt_gil_tstate_current, &holder)) return -1;
+        return holder == tstate ? 1 : 0;
+    }
+    if (addrs_.tstate_current && mem_.readPointer(*addrs_.tstate_current, &holder))
+        return holder == tstate ? 1 : 0;
+    return -1;
+}
+
+int InterpreterWalker::gcState(uint64_t interp, int gil) {
+    int32_t collecting = 0;
+    bool known = false;
+    if (layout_.is_gc_collecting >= 0) {
+        known = mem_.readValue(interp + layout_.is_gc_collecting, &collecting);
+    } else if (layout_.rt_gc_collecting >= 0 && addrs_.runtime) {
+        known = mem_.readValue(*addrs_.runtime + layout_.rt_gc_collecting, &collecting);
+    } else if (addrs_.gc_collecting) {
+        known = mem_.readValue(*addrs_.gc_collecting, &collecting);
+    }
+    if (!known) return -1;
+    if (collecting == 0) return 0;
+    // The collector runs in the thread that holds the GIL.
+    return gil < 0 ? -1 : gil;
+}
+
+}  // namespace triage::cpython

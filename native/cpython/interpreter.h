@@ -1,0 +1,80 @@
+// Walks the interpreter's own bookkeeping: interpreters → thread states → frames → code objects,
+// and returns plain structs. Iterative, bounded, cycle-safe: corrupted memory yields a partial
+// answer plus warnings, never a crash or an endless loop.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "analysis.h"
+#include "cpython/layout.h"
+#include "cpython/objects.h"
+#include "memory.h"
+
+namespace triage::cpython {
+
+// Addresses of the interpreter's globals, found by the caller through symbols or sections.
+struct RuntimeAddresses {
+    std::optional<uint64_t> runtime;         // _PyRuntime (3.7+)
+    std::optional<uint64_t> interp_head;     // &interp_head (2.7, 3.6)
+    std::optional<uint64_t> tstate_current;  // &_PyThreadState_Current (2.7, 3.6)
+    std::optional<uint64_t> gc_collecting;   // &collecting in gcmodule.c (2.7, 3.6)
+    // Where the interpreter keeps its globals (.data, .bss): searched for a pointer to the
+    // interpreter state when no symbol leads there (stripped builds).
+    std::vector<std::pair<uint64_t, uint64_t>> scan_ranges;  // [start, end)
+};
+
+struct WalkOptions {
+    size_t max_frames = 100000;
+    std::vector<int> known_tids;  // OS threads of the target: validates pthread → tid decoding
+};
+
+class InterpreterWalker {
+  public:
+    InterpreterWalker(const Memory& memory, const Layout& layout, const RuntimeAddresses& addrs,
+                      const WalkOptions& options);
+
+    // Every thread of every interpreter. Throws AnalysisError when no interpreter state is
+    // found at all; smaller problems become warnings.
+    std::vector<PyThreadInfo> walk(std::vector<std::string>* warnings);
+
+  private:
+    struct CodeInfo {
+        bool valid = false;
+        std::string file, function;
+        std::optional<std::string> qualname;
+        int first_line = 0;
+        int first_traceable = 0;
+        std::string line_table;
+    };
+
+    std::vector<uint64_t> interpreters(std::vector<std::string>* warnings);
+    bool plausibleInterpreter(uint64_t interp, bool need_threads = false);
+    uint64_t scanForInterpreter();
+    void walkThread(uint64_t tstate, PyThreadInfo* thread);
+    void walkFrameObjects(uint64_t frame, PyThreadInfo* thread);
+    void walkInterpreterFrames(uint64_t frame, PyThreadInfo* thread);
+    const CodeInfo& code(uint64_t addr);
+    bool isCodeObject(uint64_t addr);
+    PyFrameInfo makeFrame(uint64_t frame, uint64_t code_addr, int64_t byte_offset, bool entry);
+    int threadId(uint64_t tstate, uint64_t pthread_id);
+    int gilState(uint64_t interp, uint64_t tstate);
+    int gcState(uint64_t interp, int gil);
+
+    const Memory& mem_;
+    const Layout& layout_;
+    RuntimeAddresses addrs_;
+    WalkOptions options_;
+    ObjectReader objects_;
+    std::unordered_map<uint64_t, CodeInfo> codes_;
+    std::unordered_set<int> tid_set_;
+    std::optional<int64_t> pthread_tid_offset_;
+    bool pthread_offset_searched_ = false;
+    std::vector<uint64_t> all_tstates_;
+};
+
+}  // namespace triage::cpython

@@ -1,0 +1,130 @@
+#include "layout.h"
+
+namespace triage::cpython {
+
+namespace {
+
+Layout frameObjectBase(int major, int minor) {
+    Layout l;
+    l.major = major;
+    l.minor = minor;
+    l.frame_model = FrameModel::FrameObject;
+    l.is_next = 0;
+    l.is_threads_head = 8;
+    l.f_back = 24;
+    l.f_code = 32;
+    return l;
+}
+
+Layout py27() {
+    Layout l = frameObjectBase(2, 7);
+    l.ts_next = 0, l.ts_interp = 8, l.ts_frame = 16, l.ts_thread_id = 144, l.ts_size = 168;
+    l.is_builtins = 32;
+    l.f_lasti = 120, l.frame_size = 128;
+    l.co_argcount = 16, l.co_filename = 80, l.co_name = 88, l.co_firstlineno = 96;
+    l.co_linetable = 104, l.co_size = 128;
+    l.line_table = LineTable::Lnotab27;
+    return l;
+}
+
+Layout py36() {
+    Layout l = frameObjectBase(3, 6);
+    l.ts_next = 8, l.ts_interp = 16, l.ts_frame = 24, l.ts_thread_id = 152, l.ts_size = 160;
+    l.is_builtins = 40;
+    l.f_lasti = 120, l.frame_size = 128;
+    l.co_argcount = 16, l.co_firstlineno = 36, l.co_filename = 96, l.co_name = 104;
+    l.co_linetable = 112, l.co_size = 144;
+    return l;
+}
+
+// 3.7 to 3.10 share the thread and frame layout; the runtime and code object move.
+Layout py37to310(int minor) {
+    Layout l = frameObjectBase(3, minor);
+    l.ts_next = 8, l.ts_interp = 16, l.ts_frame = 24, l.ts_thread_id = 176, l.ts_size = 184;
+    l.f_lasti = minor >= 10 ? 96 : 104;
+    l.lasti_counts_units = minor >= 10;
+    l.frame_size = 112;
+    l.rt_interp_head = minor == 7 ? 24 : 32;
+    l.is_id = minor <= 8 ? 16 : 24;
+    l.is_builtins = minor == 7 ? 64 : minor == 8 ? 80 : 880;
+    if (minor == 7) l.rt_gil_tstate_current = 1480, l.rt_gc_collecting = 632;
+    if (minor == 8) l.rt_gil_tstate_current = 1368, l.rt_gc_collecting = 544;
+    if (minor >= 9) l.rt_gil_tstate_current = 568, l.is_gc_collecting = 816;
+    if (minor == 7) {
+        l.co_argcount = 16, l.co_firstlineno = 36, l.co_filename = 96, l.co_name = 104;
+        l.co_linetable = 112, l.co_size = 144;
+    } else {
+        l.co_argcount = 16, l.co_firstlineno = 40, l.co_filename = 104, l.co_name = 112;
+        l.co_linetable = 120, l.co_size = 176;
+    }
+    l.line_table = minor >= 10 ? LineTable::Linetable310 : LineTable::Lnotab36;
+    return l;
+}
+
+Layout interpreterFrameBase(int minor) {
+    Layout l;
+    l.major = 3;
+    l.minor = minor;
+    l.frame_model = FrameModel::InterpreterFrame;
+    l.line_table = LineTable::Locations311;
+    l.ts_next = 8, l.ts_interp = 16;
+    l.frame_size = 80;
+    l.co_filename = 112, l.co_name = 120, l.co_qualname = 128, l.co_linetable = 136;
+    return l;
+}
+
+Layout py311() {
+    Layout l = interpreterFrameBase(11);
+    l.rt_interp_head = 40, l.rt_gil_tstate_current = 576;
+    l.is_next = 0, l.is_threads_head = 16, l.is_id = 48, l.is_gc_collecting = 848;
+    l.is_builtins = 912;
+    l.ts_cframe = 56, l.cframe_current = 8, l.ts_thread_id = 152, l.ts_native_thread_id = 160;
+    l.ts_size = 168;
+    l.if_code = 32, l.if_previous = 48, l.if_instr = 56, l.if_is_entry = 68, l.if_owner = 69;
+    l.co_argcount = 56, l.co_firstlineno = 72, l.co_firsttraceable = 168;
+    l.co_code_adaptive = 184, l.co_size = 192;
+    return l;
+}
+
+Layout py312() {
+    Layout l = interpreterFrameBase(12);
+    l.rt_interp_head = 40;
+    l.is_next = 0, l.is_threads_head = 72, l.is_id = 8, l.is_gc_collecting = 312;
+    l.is_builtins = 360;
+    l.is_ceval_gil = 384;
+    l.ts_cframe = 56, l.cframe_current = 0, l.ts_thread_id = 136, l.ts_native_thread_id = 144;
+    l.ts_size = 152;
+    l.if_code = 0, l.if_previous = 8, l.if_instr = 56, l.if_owner = 70, l.owner_cstack = 3;
+    l.co_argcount = 52, l.co_firstlineno = 68, l.co_firsttraceable = 176;
+    l.co_code_adaptive = 192, l.co_size = 200;
+    l.unicode_ascii_size = 40, l.unicode_compact_size = 56;
+    return l;
+}
+
+Layout py313() {
+    Layout l = interpreterFrameBase(13);
+    l.rt_interp_head = 632;
+    l.is_next = 7264, l.is_threads_head = 7344, l.is_id = 7272, l.is_gc_collecting = 7600;
+    l.is_builtins = 7648;
+    l.is_ceval_gil = 16;
+    l.ts_current_frame = 72, l.ts_thread_id = 152, l.ts_native_thread_id = 160;
+    l.ts_size = 168;
+    l.if_code = 0, l.if_previous = 8, l.if_instr = 56, l.if_owner = 70, l.owner_cstack = 3;
+    l.co_argcount = 52, l.co_firstlineno = 68, l.co_firsttraceable = 184;
+    l.co_code_adaptive = 200, l.co_size = 208;
+    l.unicode_ascii_size = 40, l.unicode_compact_size = 56;
+    return l;
+}
+
+}  // namespace
+
+const Layout* layoutFor(int major, int minor) {
+    static const Layout layouts[] = {py27(),       py36(),       py37to310(7),
+                                     py37to310(8), py37to310(9), py37to310(10),
+                                     py311(),      py312(),      py313()};
+    for (const auto& l : layouts)
+        if (l.major == major && l.minor == minor) return &l;
+    return nullptr;
+}
+
+}  // namespace triage::cpython

@@ -1,0 +1,90 @@
+// Where CPython keeps what we read, per minor version (x86-64). The decoding code asks the layout
+// for "offset of previous frame" and never switches on the version itself.
+//
+// Offsets were read from each version's own structs (gdb `&((T*)0)->field` on the debug builds
+// of 2.7.18, 3.6.15, 3.7.16, 3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1 and 3.13.0). They are ABI
+// within a minor version. A field that does not exist in a version is -1.
+#pragma once
+
+#include <cstdint>
+
+namespace triage::cpython {
+
+enum class FrameModel {
+    FrameObject,       // <= 3.10: PyFrameObject linked by f_back, one C eval call per frame
+    InterpreterFrame,  // >= 3.11: _PyInterpreterFrame linked by previous, inlined calls
+};
+
+enum class LineTable {
+    Lnotab27,      // 2.7: (addr, line) byte pairs, unsigned line increments
+    Lnotab36,      // 3.6-3.9: same pairs, signed line increments
+    Linetable310,  // 3.10: (bytes, line delta) pairs, -128 = no line
+    Locations311   // 3.11+: PEP 657 location table
+};
+
+struct Layout {
+    int major = 0, minor = 0;
+
+    // _PyRuntimeState (3.7+)
+    int64_t rt_interp_head = -1;
+    int64_t rt_gil_tstate_current = -1;  // 3.7-3.11: the thread state holding the GIL
+    int64_t rt_gc_collecting = -1;       // 3.7-3.8
+
+    // PyInterpreterState
+    int64_t is_next = -1;
+    int64_t is_threads_head = -1;
+    int64_t is_id = -1;
+    int64_t is_builtins = -1;       // a dict: confirms a guessed interpreter state
+    int64_t is_gc_collecting = -1;  // 3.9+
+    int64_t is_ceval_gil = -1;      // 3.12+: pointer to struct _gil_runtime_state
+    int64_t gil_last_holder = 8;    // inside struct _gil_runtime_state
+    int64_t gil_locked = 16;
+
+    // PyThreadState
+    int64_t ts_next = -1;
+    int64_t ts_interp = -1;
+    int64_t ts_frame = -1;             // <= 3.10: PyFrameObject*
+    int64_t ts_cframe = -1;            // 3.11-3.12: _PyCFrame*
+    int64_t cframe_current = -1;       //   ... its current_frame
+    int64_t ts_current_frame = -1;     // 3.13: _PyInterpreterFrame*
+    int64_t ts_thread_id = -1;         // pthread_t
+    int64_t ts_native_thread_id = -1;  // 3.11+: the OS thread id
+    int64_t ts_size = 0;
+
+    FrameModel frame_model = FrameModel::FrameObject;
+    // PyFrameObject (<= 3.10)
+    int64_t f_back = -1;
+    int64_t f_code = -1;
+    int64_t f_lasti = -1;
+    bool lasti_counts_units = false;  // 3.10 counts 2-byte code units, older versions bytes
+    // _PyInterpreterFrame (3.11+)
+    int64_t if_previous = -1;
+    int64_t if_code = -1;      // f_code, f_executable in 3.13
+    int64_t if_instr = -1;     // prev_instr (3.11-3.12) or instr_ptr (3.13)
+    int64_t if_is_entry = -1;  // 3.11 only
+    int64_t if_owner = -1;
+    int owner_generator = 1;
+    int owner_cstack = -1;   // 3.12+: shim frame pushed by each C call into the eval loop
+    int64_t frame_size = 0;  // bytes read per frame
+
+    // PyCodeObject
+    int64_t co_argcount = -1;
+    int64_t co_firstlineno = -1;
+    int64_t co_filename = -1;
+    int64_t co_name = -1;
+    int64_t co_qualname = -1;        // 3.11+
+    int64_t co_linetable = -1;       // co_lnotab before 3.10
+    int64_t co_code_adaptive = -1;   // 3.11+: bytecode stored inline
+    int64_t co_firsttraceable = -1;  // 3.11+
+    int64_t co_size = 0;
+    LineTable line_table = LineTable::Lnotab36;
+
+    // Objects
+    int64_t unicode_ascii_size = 48;    // sizeof(PyASCIIObject): data of compact ASCII strings
+    int64_t unicode_compact_size = 72;  // sizeof(PyCompactUnicodeObject)
+};
+
+// The layout of a CPython minor version, or nullptr when the version is not supported.
+const Layout* layoutFor(int major, int minor);
+
+}  // namespace triage::cpython

@@ -1,0 +1,76 @@
+// An ELF file on disk (executable, shared library): symbols, sections, load segments, build id.
+// Backed by a memory map; libelf parses headers, every table access is bounds checked by it.
+#pragma once
+
+#include <gelf.h>
+#include <libelf.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mapped_file.h"
+
+namespace triage {
+
+struct LoadSegment {
+    uint64_t vaddr = 0;
+    uint64_t memsz = 0;
+    uint64_t offset = 0;
+    uint64_t filesz = 0;
+    uint32_t flags = 0;
+};
+
+struct SectionInfo {
+    uint64_t addr = 0;  // link-time virtual address
+    uint64_t size = 0;
+};
+
+class ElfFile {
+  public:
+    // Opens `path`; nullptr with `error` set when it is missing or not an ELF file.
+    static std::unique_ptr<ElfFile> open(const std::string& path, std::string* error);
+    ~ElfFile();
+    ElfFile(const ElfFile&) = delete;
+    ElfFile& operator=(const ElfFile&) = delete;
+
+    const std::string& path() const { return path_; }
+    const MappedFile& file() const { return *file_; }
+    bool isExecutable() const { return type_ == ET_EXEC; }
+    const std::vector<LoadSegment>& loadSegments() const { return segments_; }
+
+    // Link-time value of a data or function symbol from .symtab, else .dynsym.
+    std::optional<uint64_t> symbol(const std::string& name) const;
+    std::optional<SectionInfo> section(const std::string& name) const;
+    // Hex GNU build id, empty when the file has none.
+    const std::string& buildId() const { return build_id_; }
+
+    // Copies bytes of the file that back link-time address `vaddr` (through the PT_LOAD table):
+    // how the core reader fills in memory the kernel did not dump. Returns bytes copied.
+    size_t readAtVaddr(uint64_t vaddr, void* buf, size_t len) const;
+
+    // Lowest PT_LOAD address rounded down to its page: the load bias is `mapped start - this`.
+    uint64_t firstLoadAddress() const;
+
+  private:
+    ElfFile() = default;
+    void indexSymbols() const;
+    void readBuildId();
+
+    std::string path_;
+    std::unique_ptr<MappedFile> file_;
+    Elf* elf_ = nullptr;
+    int type_ = 0;
+    std::vector<LoadSegment> segments_;
+    std::string build_id_;
+    mutable bool symbols_indexed_ = false;
+    mutable std::unordered_map<std::string, uint64_t> symbols_;
+};
+
+// Parses the notes in [data, data+size) and returns the hex GNU build id found there, if any.
+std::string findBuildIdInNotes(const unsigned char* data, size_t size);
+
+}  // namespace triage
