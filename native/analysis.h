@@ -19,6 +19,9 @@ struct PyFrameInfo {
     bool is_entry = true;  // the first frame run by its own C call of the eval loop
     uint64_t frame_address = 0;
     uint64_t code_address = 0;
+    // With locals requested: (name, repr) in the code object's order; unbound names left out.
+    std::vector<std::pair<std::string, std::string>> arguments;
+    std::vector<std::pair<std::string, std::string>> locals;
 };
 
 struct PyThreadInfo {
@@ -36,11 +39,13 @@ struct PythonVersion {
     int major = 0, minor = 0, micro = -1;  // micro -1: unknown
 };
 
-struct CoreAnalysis {
+struct Analysis {
+    std::string kind;  // "core" or "process"
     std::string core_path;
     const char* compression = nullptr;
     ProcessInfo process;
     SignalInfo signal;
+    std::vector<std::string> argv;  // live processes: the full command line
     std::optional<std::string> execfn;
     std::vector<int> tids;
     std::string executable;
@@ -50,17 +55,24 @@ struct CoreAnalysis {
     std::vector<PyThreadInfo> threads;
     std::vector<std::string> missing_libraries;
     std::vector<std::string> warnings;
+    double stopped_seconds = 0;  // live processes: how long the target was stopped
 };
 
-struct CoreOptions {
-    std::string executable;  // empty: from the core
+struct AnalysisOptions {
+    std::string executable;  // cores: empty means the one recorded in the core
     std::vector<std::string> lib_search_path;
     std::string lib_search_root;
     size_t max_frames = 100000;
+    bool locals = false;
+    bool block = true;  // live processes: stop every thread while reading
 };
 
 // Reads a core and recovers its Python threads. Throws CoreFileError when the file is not a
 // usable core; a core without Python comes back with `python_error` set and no threads.
-CoreAnalysis analyzeCore(const std::string& path, const CoreOptions& options);
+Analysis analyzeCore(const std::string& path, const AnalysisOptions& options);
+
+// Reads a running process, stopping it only for the reads (or not at all without `block`).
+// Throws ProcessError when it cannot be inspected.
+Analysis analyzeProcess(int pid, const AnalysisOptions& options);
 
 }  // namespace triage

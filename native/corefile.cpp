@@ -155,8 +155,6 @@ void CoreFile::parseNotes(const unsigned char* data, size_t size) {
             process_.sid = ps.pr_sid;
             process_.fname = fixedString(ps.pr_fname, sizeof ps.pr_fname);
             process_.psargs = fixedString(ps.pr_psargs, sizeof ps.pr_psargs);
-            while (!process_.psargs.empty() && process_.psargs.back() == ' ')
-                process_.psargs.pop_back();
         } else if (core_note && nh.n_type == NT_SIGINFO && !have_siginfo_) {
             auto si = copyDesc<siginfo_t>(desc, dsize);
             have_siginfo_ = true;
@@ -165,7 +163,7 @@ void CoreFile::parseNotes(const unsigned char* data, size_t size) {
             signal_.err = si.si_errno;
             if (si.si_code > 0 && isFaultSignal(si.si_signo)) {
                 signal_.fault_address = reinterpret_cast<uint64_t>(si.si_addr);
-            } else if (si.si_code == SI_USER || si.si_code == SI_TKILL) {
+            } else if (si.si_code == SI_USER) {  // kill(2); not tgkill(2) as abort() uses
                 signal_.sender_pid = si.si_pid;
                 signal_.sender_uid = si.si_uid;
             }

@@ -33,7 +33,7 @@ struct ProcessInfo {
 struct SignalInfo {
     int signo = 0, code = 0, err = 0;
     std::optional<uint64_t> fault_address;  // for faults (si_code > 0 on SEGV/BUS/ILL/FPE)
-    std::optional<int> sender_pid;          // for signals sent by a process (SI_USER, SI_TKILL)
+    std::optional<int> sender_pid;          // for signals sent by a process (SI_USER)
     std::optional<unsigned> sender_uid;
 };
 
@@ -60,6 +60,7 @@ class CoreFile : public Memory {
     const SignalInfo& signal() const { return signal_; }
     const std::vector<FileMapping>& mappings() const { return mappings_; }
     std::optional<uint64_t> auxv(uint64_t type) const;
+    const std::vector<std::pair<uint64_t, uint64_t>>& auxvEntries() const { return auxv_; }
     Compression compression() const { return compression_; }
     const std::vector<std::string>& warnings() const { return warnings_; }
 

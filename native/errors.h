@@ -14,6 +14,12 @@ class CoreFileError : public std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// The process cannot be inspected: no such process, a zombie, permission denied. Exit code 3.
+class ProcessError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
 // The input is readable but the analysis cannot produce a usable answer. Maps to exit code 1.
 class AnalysisError : public std::runtime_error {
   public:

@@ -105,6 +105,10 @@ ModuleSet::ModuleSet(const std::vector<FileMapping>& mappings, const Memory& cor
 
 std::string ModuleSet::resolve(const Module& m) {
     const std::string& want = m.core_build_id;
+    if (!search_.sysroot.empty()) {
+        std::string own = search_.sysroot + m.name;
+        if (isRegularFile(own)) return own;
+    }
     if (isRegularFile(m.name)) {
         if (want.empty()) return m.name;
         std::string have = fileBuildId(m.name);

@@ -18,6 +18,7 @@ namespace triage {
 struct LibrarySearch {
     std::vector<std::string> paths;  // directories searched by file name
     std::string root;                // searched recursively, build-id match preferred
+    std::string sysroot;             // live processes: /proc/PID/root, the process's own files
 };
 
 struct Module {

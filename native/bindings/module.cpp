@@ -14,10 +14,10 @@ py::object optionalInt(const std::optional<uint64_t>& v) {
     return v ? py::object(py::int_(*v)) : py::object(py::none());
 }
 
-py::dict coreDict(const CoreAnalysis& a) {
+// Process fields shared by cores (from their notes) and live processes (from /proc).
+py::dict processFields(const Analysis& a) {
     py::dict d;
     const ProcessInfo& p = a.process;
-    d["path"] = a.core_path;
     d["pid"] = p.pid;
     d["ppid"] = p.ppid;
     d["pgrp"] = p.pgrp;
@@ -29,6 +29,13 @@ py::dict coreDict(const CoreAnalysis& a) {
     d["nice"] = p.nice;
     d["fname"] = p.fname;
     d["psargs"] = p.psargs;
+    d["tids"] = a.tids;
+    return d;
+}
+
+py::dict coreDict(const Analysis& a) {
+    py::dict d = processFields(a);
+    d["path"] = a.core_path;
     d["signal"] = a.signal.signo;
     d["si_code"] = a.signal.code;
     d["si_errno"] = a.signal.err;
@@ -36,7 +43,6 @@ py::dict coreDict(const CoreAnalysis& a) {
     d["sender_pid"] = a.signal.sender_pid ? py::object(py::int_(*a.signal.sender_pid)) : py::none();
     d["sender_uid"] = a.signal.sender_uid ? py::object(py::int_(*a.signal.sender_uid)) : py::none();
     d["execfn"] = a.execfn ? py::object(py::str(*a.execfn)) : py::none();
-    d["tids"] = a.tids;
     d["compression"] = a.compression ? py::object(py::str(a.compression)) : py::none();
     return d;
 }
@@ -51,6 +57,8 @@ py::dict frameDict(const PyFrameInfo& f) {
     d["is_entry"] = f.is_entry;
     d["frame_address"] = f.frame_address;
     d["code_address"] = f.code_address;
+    d["arguments"] = f.arguments;
+    d["locals"] = f.locals;
     return d;
 }
 
@@ -69,9 +77,16 @@ py::dict threadDict(const PyThreadInfo& t) {
     return d;
 }
 
-py::dict analysisDict(const CoreAnalysis& a) {
+py::dict analysisDict(const Analysis& a) {
     py::dict d;
-    d["core"] = coreDict(a);
+    if (a.kind == "core") {
+        d["core"] = coreDict(a);
+    } else {
+        py::dict p = processFields(a);
+        p["argv"] = a.argv;
+        p["stopped_seconds"] = a.stopped_seconds;
+        d["process"] = p;
+    }
     d["executable"] = a.executable;
     d["executable_from_core"] = a.executable_from_core;
     if (a.python_version) {
@@ -91,16 +106,31 @@ py::dict analysisDict(const CoreAnalysis& a) {
 
 py::dict analyzeCorePy(const std::string& core, const std::optional<std::string>& executable,
                        const std::optional<std::vector<std::string>>& lib_search_path,
-                       const std::optional<std::string>& lib_search_root, size_t max_frames) {
-    CoreOptions options;
+                       const std::optional<std::string>& lib_search_root, size_t max_frames,
+                       bool locals) {
+    AnalysisOptions options;
     options.executable = executable.value_or("");
     options.lib_search_path = lib_search_path.value_or(std::vector<std::string>{});
     options.lib_search_root = lib_search_root.value_or("");
     options.max_frames = max_frames;
-    CoreAnalysis result;
+    options.locals = locals;
+    Analysis result;
     {
         py::gil_scoped_release release;
         result = analyzeCore(core, options);
+    }
+    return analysisDict(result);
+}
+
+py::dict analyzeProcessPy(int pid, bool block, size_t max_frames, bool locals) {
+    AnalysisOptions options;
+    options.block = block;
+    options.max_frames = max_frames;
+    options.locals = locals;
+    Analysis result;
+    {
+        py::gil_scoped_release release;
+        result = analyzeProcess(pid, options);
     }
     return analysisDict(result);
 }
@@ -111,7 +141,10 @@ PYBIND11_MODULE(_native, m) {
     m.doc() = "coretriage's analyzer: reads cores and processes, returns plain data";
     py::register_exception<CoreFileError>(m, "CoreFileError");
     py::register_exception<AnalysisError>(m, "AnalysisError");
+    py::register_exception<ProcessError>(m, "ProcessError");
     m.def("analyze_core", &analyzeCorePy, py::arg("core"), py::arg("executable") = py::none(),
           py::arg("lib_search_path") = py::none(), py::arg("lib_search_root") = py::none(),
-          py::arg("max_frames") = 100000);
+          py::arg("max_frames") = 100000, py::arg("locals") = false);
+    m.def("analyze_process", &analyzeProcessPy, py::arg("pid"), py::arg("block") = true,
+          py::arg("max_frames") = 100000, py::arg("locals") = false);
 }

@@ -37,7 +37,12 @@ T field(const std::vector<unsigned char>& buf, int64_t offset) {
 
 InterpreterWalker::InterpreterWalker(const Memory& memory, const Layout& layout,
                                      const RuntimeAddresses& addrs, const WalkOptions& options)
-    : mem_(memory), layout_(layout), addrs_(addrs), options_(options), objects_(memory, layout) {
+    : mem_(memory),
+      layout_(layout),
+      addrs_(addrs),
+      options_(options),
+      objects_(memory, layout),
+      reprs_(memory, layout, objects_) {
     tid_set_.insert(options_.known_tids.begin(), options_.known_tids.end());
 }
 
@@ -247,7 +252,7 @@ PyFrameInfo InterpreterWalker::makeFrame(uint64_t frame, uint64_t code_addr, int
     out.frame_address = frame;
     out.code_address = code_addr;
     out.is_entry = entry;
-    const CodeInfo& info = code(code_addr);
+    CodeInfo& info = code(code_addr);
     if (!info.valid) {
         out.file = "???";
         out.function = "???";
@@ -267,7 +272,7 @@ bool InterpreterWalker::isCodeObject(uint64_t addr) {
     return objects_.typeName(objects_.typeOf(addr)) == "code";
 }
 
-const InterpreterWalker::CodeInfo& InterpreterWalker::code(uint64_t addr) {
+InterpreterWalker::CodeInfo& InterpreterWalker::code(uint64_t addr) {
     auto it = codes_.find(addr);
     if (it != codes_.end()) return it->second;
     CodeInfo info;

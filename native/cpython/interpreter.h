@@ -13,6 +13,7 @@
 #include "analysis.h"
 #include "cpython/layout.h"
 #include "cpython/objects.h"
+#include "cpython/reprs.h"
 #include "memory.h"
 
 namespace triage::cpython {
@@ -31,6 +32,7 @@ struct RuntimeAddresses {
 struct WalkOptions {
     size_t max_frames = 100000;
     std::vector<int> known_tids;  // OS threads of the target: validates pthread → tid decoding
+    bool locals = false;          // also read each frame's arguments and local variables
 };
 
 class InterpreterWalker {
@@ -50,6 +52,12 @@ class InterpreterWalker {
         int first_line = 0;
         int first_traceable = 0;
         std::string line_table;
+        // Read only when locals are requested.
+        bool names_read = false;
+        std::vector<std::string> varnames;
+        std::string kinds;  // 3.11+: one CO_FAST_* byte per name
+        int nargs = 0;
+        int nlocals = 0;  // <= 3.10
     };
 
     std::vector<uint64_t> interpreters(std::vector<std::string>* warnings);
@@ -58,8 +66,10 @@ class InterpreterWalker {
     void walkThread(uint64_t tstate, PyThreadInfo* thread);
     void walkFrameObjects(uint64_t frame, PyThreadInfo* thread);
     void walkInterpreterFrames(uint64_t frame, PyThreadInfo* thread);
-    const CodeInfo& code(uint64_t addr);
+    CodeInfo& code(uint64_t addr);
     bool isCodeObject(uint64_t addr);
+    void readNames(uint64_t code_addr, CodeInfo* info);
+    void collectLocals(uint64_t frame, CodeInfo& info, PyFrameInfo* out);
     PyFrameInfo makeFrame(uint64_t frame, uint64_t code_addr, int64_t byte_offset, bool entry);
     int threadId(uint64_t tstate, uint64_t pthread_id);
     int gilState(uint64_t interp, uint64_t tstate);
@@ -70,6 +80,7 @@ class InterpreterWalker {
     RuntimeAddresses addrs_;
     WalkOptions options_;
     ObjectReader objects_;
+    ReprBuilder reprs_;
     std::unordered_map<uint64_t, CodeInfo> codes_;
     std::unordered_set<int> tid_set_;
     std::optional<int64_t> pthread_tid_offset_;

@@ -23,6 +23,7 @@ Layout py27() {
     l.f_lasti = 120, l.frame_size = 128;
     l.co_argcount = 16, l.co_filename = 80, l.co_name = 88, l.co_firstlineno = 96;
     l.co_linetable = 104, l.co_size = 128;
+    l.co_nlocals = 20, l.co_flags = 28, l.co_varnames = 56, l.f_localsplus = 376;
     l.line_table = LineTable::Lnotab27;
     return l;
 }
@@ -34,6 +35,8 @@ Layout py36() {
     l.f_lasti = 120, l.frame_size = 128;
     l.co_argcount = 16, l.co_firstlineno = 36, l.co_filename = 96, l.co_name = 104;
     l.co_linetable = 112, l.co_size = 144;
+    l.co_kwonlyargcount = 20, l.co_nlocals = 24, l.co_flags = 32, l.co_varnames = 64;
+    l.f_localsplus = 376;
     return l;
 }
 
@@ -53,10 +56,13 @@ Layout py37to310(int minor) {
     if (minor == 7) {
         l.co_argcount = 16, l.co_firstlineno = 36, l.co_filename = 96, l.co_name = 104;
         l.co_linetable = 112, l.co_size = 144;
+        l.co_kwonlyargcount = 20, l.co_nlocals = 24, l.co_flags = 32, l.co_varnames = 64;
     } else {
         l.co_argcount = 16, l.co_firstlineno = 40, l.co_filename = 104, l.co_name = 112;
         l.co_linetable = 120, l.co_size = 176;
+        l.co_kwonlyargcount = 24, l.co_nlocals = 28, l.co_flags = 36, l.co_varnames = 72;
     }
+    l.f_localsplus = minor >= 10 ? 352 : 360;
     l.line_table = minor >= 10 ? LineTable::Linetable310 : LineTable::Lnotab36;
     return l;
 }
@@ -70,6 +76,7 @@ Layout interpreterFrameBase(int minor) {
     l.ts_next = 8, l.ts_interp = 16;
     l.frame_size = 80;
     l.co_filename = 112, l.co_name = 120, l.co_qualname = 128, l.co_linetable = 136;
+    l.co_flags = 48, l.co_varnames = 96, l.co_localspluskinds = 104, l.f_localsplus = 72;
     return l;
 }
 
@@ -82,6 +89,7 @@ Layout py311() {
     l.ts_size = 168;
     l.if_code = 32, l.if_previous = 48, l.if_instr = 56, l.if_is_entry = 68, l.if_owner = 69;
     l.co_argcount = 56, l.co_firstlineno = 72, l.co_firsttraceable = 168;
+    l.co_kwonlyargcount = 64;
     l.co_code_adaptive = 184, l.co_size = 192;
     return l;
 }
@@ -96,6 +104,7 @@ Layout py312() {
     l.ts_size = 152;
     l.if_code = 0, l.if_previous = 8, l.if_instr = 56, l.if_owner = 70, l.owner_cstack = 3;
     l.co_argcount = 52, l.co_firstlineno = 68, l.co_firsttraceable = 176;
+    l.co_kwonlyargcount = 60;
     l.co_code_adaptive = 192, l.co_size = 200;
     l.unicode_ascii_size = 40, l.unicode_compact_size = 56;
     return l;
@@ -111,6 +120,7 @@ Layout py313() {
     l.ts_size = 168;
     l.if_code = 0, l.if_previous = 8, l.if_instr = 56, l.if_owner = 70, l.owner_cstack = 3;
     l.co_argcount = 52, l.co_firstlineno = 68, l.co_firsttraceable = 184;
+    l.co_kwonlyargcount = 60;
     l.co_code_adaptive = 200, l.co_size = 208;
     l.unicode_ascii_size = 40, l.unicode_compact_size = 56;
     return l;

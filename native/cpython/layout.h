@@ -76,6 +76,12 @@ struct Layout {
     int64_t co_linetable = -1;       // co_lnotab before 3.10
     int64_t co_code_adaptive = -1;   // 3.11+: bytecode stored inline
     int64_t co_firsttraceable = -1;  // 3.11+
+    int64_t co_kwonlyargcount = -1;  // 3.x
+    int64_t co_flags = -1;
+    int64_t co_nlocals = -1;          // <= 3.10: how many of f_localsplus are co_varnames
+    int64_t co_varnames = -1;         // tuple of local names; co_localsplusnames in 3.11+
+    int64_t co_localspluskinds = -1;  // 3.11+: bytes, one kind per local
+    int64_t f_localsplus = -1;        // <= 3.10 frame object; _PyInterpreterFrame in 3.11+
     int64_t co_size = 0;
     LineTable line_table = LineTable::Lnotab36;
 

@@ -1,5 +1,8 @@
-// Core analysis, end to end: core file → mapped modules → Python version → interpreter walk.
+// Analysis end to end, for cores and live processes alike:
+// memory source → mapped modules → Python version → interpreter walk.
 #include <elf.h>
+
+#include <chrono>
 
 #include "analysis.h"
 #include "corefile.h"
@@ -8,6 +11,7 @@
 #include "cpython/version.h"
 #include "errors.h"
 #include "modules.h"
+#include "process.h"
 #include "utf8.h"
 
 namespace triage {
@@ -16,11 +20,19 @@ namespace {
 
 constexpr size_t kMaxPath = 4096;
 
+using Auxv = std::vector<std::pair<uint64_t, uint64_t>>;
+
+std::optional<uint64_t> auxvValue(const Auxv& auxv, uint64_t type) {
+    for (const auto& kv : auxv)
+        if (kv.first == type) return kv.second;
+    return std::nullopt;
+}
+
 // The executable is the mapping that holds the program's entry point (robust to a shebang
 // script in AT_EXECFN, and to a PIE loaded anywhere).
-const Module* findExecutable(const CoreFile& core, const ModuleSet& modules) {
+const Module* findExecutable(const Auxv& auxv, const ModuleSet& modules) {
     for (uint64_t type : {uint64_t{AT_ENTRY}, uint64_t{AT_PHDR}}) {
-        if (auto addr = core.auxv(type)) {
+        if (auto addr = auxvValue(auxv, type)) {
             if (const Module* m = modules.moduleAt(*addr)) return m;
         }
     }
@@ -56,10 +68,10 @@ cpython::RuntimeAddresses runtimeAddresses(const Module& python) {
     return addrs;
 }
 
-void analyzePython(const CoreFile& core, const ModuleSet& modules, const Module* executable,
-                   const CoreOptions& options, CoreAnalysis* out) {
+void analyzePython(const Memory& memory, const ModuleSet& modules, const Module* executable,
+                   const AnalysisOptions& options, Analysis* out) {
     std::string why_not;
-    auto python = cpython::detectPython(modules, executable, core, &why_not);
+    auto python = cpython::detectPython(modules, executable, memory, &why_not);
     if (!python) {
         out->python_error = why_not;
         return;
@@ -75,7 +87,8 @@ void analyzePython(const CoreFile& core, const ModuleSet& modules, const Module*
     cpython::WalkOptions walk_options;
     walk_options.max_frames = options.max_frames;
     walk_options.known_tids = out->tids;
-    cpython::InterpreterWalker walker(core, *layout, runtimeAddresses(*python->module),
+    walk_options.locals = options.locals;
+    cpython::InterpreterWalker walker(memory, *layout, runtimeAddresses(*python->module),
                                       walk_options);
     try {
         out->threads = walker.walk(&out->warnings);
@@ -84,11 +97,39 @@ void analyzePython(const CoreFile& core, const ModuleSet& modules, const Module*
     }
 }
 
+bool isElfFile(const std::string& path) {
+    std::string error;
+    return ElfFile::open(path, &error) != nullptr;
+}
+
+void finish(const ModuleSet& modules, Analysis* out) {
+    for (const auto& m : modules.missing()) out->missing_libraries.push_back(sanitizeUtf8(m));
+    for (const auto& w : modules.warnings()) out->warnings.push_back(sanitizeUtf8(w));
+}
+
+void fillProcessInfo(int pid, const ProcessStatus& status, Analysis* out) {
+    ProcessInfo& p = out->process;
+    p.pid = pid;
+    p.ppid = status.ppid;
+    p.pgrp = status.pgrp;
+    p.sid = status.sid;
+    p.uid = status.uid;
+    p.gid = status.gid;
+    p.state = status.state;
+    p.nice = status.nice;
+    p.fname = sanitizeUtf8(status.comm);
+    for (const auto& arg : status.argv) {
+        out->argv.push_back(sanitizeUtf8(arg));
+        p.psargs += (p.psargs.empty() ? "" : " ") + out->argv.back();
+    }
+}
+
 }  // namespace
 
-CoreAnalysis analyzeCore(const std::string& path, const CoreOptions& options) {
+Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
     auto core = CoreFile::open(path);
-    CoreAnalysis out;
+    Analysis out;
+    out.kind = "core";
     out.core_path = path;
     out.compression = compressionName(core->compression());
     out.process = core->process();
@@ -100,14 +141,14 @@ CoreAnalysis analyzeCore(const std::string& path, const CoreOptions& options) {
 
     // Build ids are read from the core's own bytes, before file contents can fill gaps.
     ModuleSet modules(core->mappings(), *core,
-                      LibrarySearch{options.lib_search_path, options.lib_search_root});
+                      LibrarySearch{options.lib_search_path, options.lib_search_root, ""});
     core->setFallback(&modules);
 
     if (auto execfn_addr = core->auxv(AT_EXECFN)) {
         std::string execfn;
         if (core->readCString(*execfn_addr, kMaxPath, &execfn)) out.execfn = sanitizeUtf8(execfn);
     }
-    const Module* executable = findExecutable(*core, modules);
+    const Module* executable = findExecutable(core->auxvEntries(), modules);
     if (!options.executable.empty()) {
         std::string error;
         if (!ElfFile::open(options.executable, &error))
@@ -115,6 +156,9 @@ CoreAnalysis analyzeCore(const std::string& path, const CoreOptions& options) {
         if (executable != nullptr) modules.overridePath(executable->start, options.executable);
         out.executable = options.executable;
         out.executable_from_core = false;
+    } else if (out.execfn && out.execfn->front() == '/' && isElfFile(*out.execfn)) {
+        // The name the program was started with, as PyStack reports it (often a symlink).
+        out.executable = *out.execfn;
     } else if (executable != nullptr) {
         out.executable =
             sanitizeUtf8(executable->resolved.empty() ? executable->name : executable->resolved);
@@ -123,8 +167,38 @@ CoreAnalysis analyzeCore(const std::string& path, const CoreOptions& options) {
     }
 
     analyzePython(*core, modules, executable, options, &out);
-    for (const auto& m : modules.missing()) out.missing_libraries.push_back(sanitizeUtf8(m));
-    for (const auto& w : modules.warnings()) out.warnings.push_back(sanitizeUtf8(w));
+    finish(modules, &out);
+    return out;
+}
+
+Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
+    Analysis out;
+    out.kind = "process";
+    ProcessStatus status = readProcessStatus(pid);
+    if (status.state == 'Z' || status.state == 'X')
+        throw ProcessError("process " + std::to_string(pid) +
+                           " is a zombie: it has exited and "
+                           "has no memory left to inspect");
+    fillProcessInfo(pid, status, &out);
+    // Files are opened through the process's own root, so a process in another mount
+    // namespace (a container) is read against its own files.
+    std::string root = "/proc/" + std::to_string(pid) + "/root";
+    ProcessMemory memory(pid);
+    std::optional<ProcessStopper> stopper;
+    auto started = std::chrono::steady_clock::now();
+    if (options.block) stopper.emplace(pid);
+    out.tids = stopper ? stopper->tids() : listThreads(pid);
+    ModuleSet modules(readProcessMaps(pid), memory,
+                      LibrarySearch{options.lib_search_path, options.lib_search_root, root});
+    const Module* executable = findExecutable(readProcessAuxv(pid), modules);
+    if (executable != nullptr) out.executable = sanitizeUtf8(executable->name);
+    analyzePython(memory, modules, executable, options, &out);
+    if (stopper) stopper->detach();
+    out.stopped_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (memory.processGone())
+        throw ProcessError("process " + std::to_string(pid) + " exited during inspection");
+    finish(modules, &out);
     return out;
 }
 

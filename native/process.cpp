@@ -1,0 +1,259 @@
+#include "process.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "errors.h"
+
+namespace triage {
+
+namespace {
+
+constexpr int kMaxAttachRounds = 100;
+
+std::string procPath(pid_t pid, const char* what) {
+    return "/proc/" + std::to_string(pid) + "/" + what;
+}
+
+bool readWholeFile(const std::string& path, std::string* out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream s;
+    s << in.rdbuf();
+    *out = s.str();
+    return true;
+}
+
+// Why ptrace was refused, in terms a user can act on.
+std::string permissionReason(pid_t pid) {
+    std::string status;
+    readWholeFile(procPath(pid, "status"), &status);
+    auto pos = status.find("TracerPid:");
+    if (pos != std::string::npos) {
+        int tracer = std::atoi(status.c_str() + pos + 10);
+        if (tracer != 0)
+            return "another tracer (pid " + std::to_string(tracer) + ") is attached to it";
+    }
+    if (geteuid() != 0) {
+        std::string scope;
+        if (readWholeFile("/proc/sys/kernel/yama/ptrace_scope", &scope) && !scope.empty() &&
+            scope[0] != '0')
+            return "ptrace is restricted (kernel.yama.ptrace_scope=" + scope.substr(0, 1) +
+                   "); run as root or with CAP_SYS_PTRACE";
+        return "not root: run as root or as the process's owner with CAP_SYS_PTRACE";
+    }
+    return "the kernel refused ptrace (a container without CAP_SYS_PTRACE, or a seccomp or "
+           "LSM policy)";
+}
+
+}  // namespace
+
+ProcessMemory::~ProcessMemory() {
+    if (mem_fd_ >= 0) ::close(mem_fd_);
+}
+
+size_t ProcessMemory::readSome(uint64_t addr, void* buf, size_t len) const {
+    if (len == 0 || gone_) return 0;
+    if (use_vm_readv_) {
+        iovec local{buf, len};
+        iovec remote{reinterpret_cast<void*>(addr), len};
+        ssize_t n = process_vm_readv(pid_, &local, 1, &remote, 1, 0);
+        if (n >= 0) return static_cast<size_t>(n);
+        if (errno == ESRCH) {
+            gone_ = true;
+            return 0;
+        }
+        // Kernels without cross-memory attach, or policies that block it: use /proc/PID/mem.
+        if (errno != ENOSYS && errno != EPERM) return 0;
+        use_vm_readv_ = false;
+    }
+    return readProcMem(addr, buf, len);
+}
+
+size_t ProcessMemory::readProcMem(uint64_t addr, void* buf, size_t len) const {
+    if (mem_fd_ < 0) {
+        mem_fd_ = ::open(procPath(pid_, "mem").c_str(), O_RDONLY | O_CLOEXEC);
+        if (mem_fd_ < 0) {
+            gone_ = errno == ENOENT;
+            return 0;
+        }
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(mem_fd_, static_cast<char*>(buf) + done, len - done,
+                          static_cast<off_t>(addr + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<size_t>(n);
+    }
+    return done;
+}
+
+ProcessStatus readProcessStatus(pid_t pid) {
+    ProcessStatus st;
+    std::string stat;
+    if (!readWholeFile(procPath(pid, "stat"), &stat) || stat.empty())
+        throw ProcessError("no such process: " + std::to_string(pid));
+    // comm may hold spaces and parentheses: the fields start after the last ')'.
+    auto open = stat.find('(');
+    auto close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open)
+        throw ProcessError("cannot parse " + procPath(pid, "stat"));
+    st.comm = stat.substr(open + 1, close - open - 1);
+    std::istringstream fields(stat.substr(close + 2));
+    long long skip;
+    fields >> st.state >> st.ppid >> st.pgrp >> st.sid;
+    for (int i = 0; i < 14 && fields; ++i) fields >> skip;  // tty_nr .. priority
+    fields >> st.nice;
+    std::string status;
+    readWholeFile(procPath(pid, "status"), &status);
+    std::istringstream lines(status);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.rfind("Uid:", 0) == 0) st.uid = std::stoul(line.substr(4));
+        if (line.rfind("Gid:", 0) == 0) st.gid = std::stoul(line.substr(4));
+        if (line.rfind("TracerPid:", 0) == 0) st.tracer = std::stoi(line.substr(10));
+    }
+    std::string cmdline;
+    readWholeFile(procPath(pid, "cmdline"), &cmdline);
+    for (size_t start = 0; start < cmdline.size();) {
+        size_t end = cmdline.find('\0', start);
+        if (end == std::string::npos) end = cmdline.size();
+        st.argv.push_back(cmdline.substr(start, end - start));
+        start = end + 1;
+    }
+    return st;
+}
+
+std::vector<FileMapping> readProcessMaps(pid_t pid) {
+    std::ifstream in(procPath(pid, "maps"));
+    if (!in)
+        throw ProcessError("cannot read " + procPath(pid, "maps") + ": " + std::strerror(errno));
+    std::vector<FileMapping> out;
+    for (std::string line; std::getline(in, line);) {
+        unsigned long long start, end, offset, inode;
+        char perms[5];
+        char dev[16];
+        int path_at = 0;
+        if (std::sscanf(line.c_str(), "%llx-%llx %4s %llx %15s %llu %n", &start, &end, perms,
+                        &offset, dev, &inode, &path_at) < 6)
+            continue;
+        if (inode == 0 || path_at <= 0 || static_cast<size_t>(path_at) >= line.size()) continue;
+        out.push_back({start, end, offset, line.substr(path_at)});
+    }
+    return out;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> readProcessAuxv(pid_t pid) {
+    std::string raw;
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    if (!readWholeFile(procPath(pid, "auxv"), &raw)) return out;
+    for (size_t i = 0; i + 16 <= raw.size(); i += 16) {
+        uint64_t kv[2];
+        std::memcpy(kv, raw.data() + i, 16);
+        if (kv[0] == 0) break;
+        out.emplace_back(kv[0], kv[1]);
+    }
+    return out;
+}
+
+std::vector<int> listThreads(pid_t pid) {
+    std::vector<int> tids;
+    DIR* dir = opendir(procPath(pid, "task").c_str());
+    if (dir == nullptr) throw ProcessError("no such process: " + std::to_string(pid));
+    while (dirent* e = readdir(dir)) {
+        int tid = std::atoi(e->d_name);
+        if (tid > 0) tids.push_back(tid);
+    }
+    closedir(dir);
+    return tids;
+}
+
+ProcessStopper::ProcessStopper(pid_t pid) : pid_(pid) {
+    attached_ = true;
+    try {
+        // Threads may be created while we stop the others: repeat until a pass finds none new.
+        std::set<int> known;
+        for (int round = 0; round < kMaxAttachRounds; ++round) {
+            bool found_new = false;
+            for (int tid : listThreads(pid)) {
+                if (known.count(tid)) continue;
+                known.insert(tid);
+                if (seize(tid)) {
+                    tids_.push_back(tid);
+                    found_new = true;
+                }
+            }
+            if (!found_new) break;
+        }
+        waitStopped();
+    } catch (...) {
+        // Only stopped tracees can be detached; the ones seized so far are stopped first.
+        waitStopped();
+        detach();
+        throw;
+    }
+    if (tids_.empty()) throw ProcessError("process " + std::to_string(pid) + " exited");
+}
+
+ProcessStopper::~ProcessStopper() {
+    detach();
+}
+
+bool ProcessStopper::seize(pid_t tid) {
+    if (ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
+        if (errno == ESRCH) return false;  // the thread ended meanwhile
+        if (errno == EPERM)
+            throw ProcessError("permission denied to inspect process " + std::to_string(pid_) +
+                               ": " + permissionReason(pid_));
+        throw ProcessError("cannot attach to thread " + std::to_string(tid) + ": " +
+                           std::strerror(errno));
+    }
+    if (ptrace(PTRACE_INTERRUPT, tid, nullptr, nullptr) != 0 && errno != ESRCH)
+        throw ProcessError("cannot stop thread " + std::to_string(tid) + ": " +
+                           std::strerror(errno));
+    return true;
+}
+
+void ProcessStopper::waitStopped() {
+    std::vector<int> alive;
+    for (int tid : tids_) {
+        for (;;) {
+            int status = 0;
+            pid_t r = waitpid(tid, &status, __WALL);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;  // thread is gone
+            if (WIFSTOPPED(status)) {
+                int event = status >> 16;
+                // A signal-delivery stop: the signal was taken out of the queue; hand it back
+                // on detach so the process still receives it.
+                if (event == 0 && WSTOPSIG(status) != SIGTRAP)
+                    pending_signal_[tid] = WSTOPSIG(status);
+                alive.push_back(tid);
+                break;
+            }
+        }
+    }
+    tids_ = std::move(alive);
+}
+
+void ProcessStopper::detach() {
+    if (!attached_) return;
+    attached_ = false;
+    for (int tid : tids_) {
+        auto sig = pending_signal_.find(tid);
+        long data = sig == pending_signal_.end() ? 0 : sig->second;
+        ptrace(PTRACE_DETACH, tid, nullptr, reinterpret_cast<void*>(data));
+    }
+}
+
+}  // namespace triage

@@ -1,0 +1,116 @@
+"""The schema-1 JSON document of DESIGN.md."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from triage.analysis import analysis_from_dict
+from triage.model import Analysis, Frame, Source, Thread
+from triage.render.json import analysis_to_json, frame_to_json, write_json
+
+
+def test_document(core_dict: dict[str, Any]) -> None:
+    doc = analysis_to_json(analysis_from_dict(core_dict))
+    assert doc["schema"] == 1
+    assert doc["source"] == {
+        "kind": "core",
+        "path": "/spool/core.100",
+        "executable": "/usr/bin/python3.12",
+        "executable_from_core": True,
+        "compression": None,
+    }
+    process = doc["process"]
+    assert {k: process[k] for k in ("pid", "ppid", "argv", "uid", "gid")} == {
+        "pid": 100,
+        "ppid": 1,
+        "argv": ["python3.12", "app.py", "--port", "80"],
+        "uid": 1000,
+        "gid": 1001,
+    }
+    assert process["signal"] == {"number": 11, "name": "SIGSEGV"}
+    assert process["python_version"] == "3.12.1"
+    assert process["fault_address"] == "0x10"
+    assert process["crashed"] is True
+    worker, main = doc["threads"]
+    assert {k: worker[k] for k in ("tid", "python", "crashed", "gil", "gc")} == {
+        "tid": 101,
+        "python": True,
+        "crashed": False,
+        "gil": None,
+        "gc": False,
+    }
+    assert (main["tid"], main["crashed"], main["gil"], main["gc"]) == (100, True, "held", True)
+    assert main["frames"] == [
+        {
+            "kind": "python",
+            "file": "/app/server.py",
+            "line": 30,
+            "function": "<module>",
+            "qualname": "<module>",
+            "first_line": 1,
+            "is_entry": True,
+        },
+        {
+            "kind": "python",
+            "file": "/app/server.py",
+            "line": None,
+            "function": "handle",
+            "qualname": "Server.handle",
+            "first_line": 15,
+            "is_entry": False,
+        },
+    ]
+    assert doc["missing_libraries"] == [] and doc["warnings"] == []
+    assert doc["error"] is None
+
+
+def test_no_signal_and_unnamed_signal(core_dict: dict[str, Any]) -> None:
+    core_dict["core"].update(signal=0, si_code=0, fault_address=None)
+    assert analysis_to_json(analysis_from_dict(core_dict))["process"]["signal"] is None
+    core_dict["core"]["signal"] = 45
+    signal = analysis_to_json(analysis_from_dict(core_dict))["process"]["signal"]
+    assert signal == {"number": 45, "name": "SIG45"}
+
+
+def test_not_python(core_dict: dict[str, Any]) -> None:
+    core_dict.update(python_version=None, python_error="not Python", threads=[])
+    core_dict["missing_libraries"] = ["/lib/libpython3.12.so.1.0"]
+    doc = analysis_to_json(analysis_from_dict(core_dict), error="not Python")
+    assert doc["process"]["python_version"] is None
+    assert doc["threads"] == []
+    assert doc["missing_libraries"] == ["/lib/libpython3.12.so.1.0"]
+    assert doc["error"] == "not Python"
+
+
+def test_native_frame_fields() -> None:
+    frame = Frame(
+        kind="native",
+        function="time_sleep",
+        file="Modules/timemodule.c",
+        line=383,
+        library="libpython3.12.so.1.0",
+        address=0x7F0012,
+    )
+    assert frame_to_json(frame) == {
+        "kind": "native",
+        "file": "Modules/timemodule.c",
+        "line": 383,
+        "function": "time_sleep",
+        "library": "libpython3.12.so.1.0",
+        "address": "0x7f0012",
+        "inlined": False,
+    }
+
+
+def test_write_json_is_ascii_and_parses() -> None:
+    frame = Frame(kind="python", function="café\x1b", file="/dír/中.py", line=1)
+    analysis = Analysis(source=Source(kind="core", path="/c"), threads=(Thread(1, (frame,)),))
+    out = io.StringIO()
+    write_json(analysis, out)
+    text = out.getvalue()
+    assert text.isascii() and text.endswith("}\n")
+    parsed = json.loads(text)
+    assert parsed["threads"][0]["frames"][0]["function"] == "café\x1b"
+    assert parsed["process"] == {"python_version": None}

@@ -1,0 +1,91 @@
+"""CoreInfo's reading of the signal notes: faults, senders, on-demand cores, crashed thread."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+
+import pytest
+
+from triage.model import SI_TKILL, SI_USER, Analysis, CoreInfo, Frame, Source, Thread, signal_name
+
+SI_KERNEL = 0x80
+SEGV_MAPERR = 1
+
+
+def test_signal_name_known_and_unknown() -> None:
+    assert signal_name(11) == "SIGSEGV"
+    assert signal_name(6) == "SIGABRT"
+    assert signal_name(signal.SIGRTMIN + 3) == f"SIG{signal.SIGRTMIN + 3}"
+
+
+@pytest.mark.parametrize("signo", [signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE])
+def test_null_pointer_fault_is_a_fault(signo: int) -> None:
+    core = CoreInfo(path="c", pid=1, signal=signo, si_code=SEGV_MAPERR, fault_address=0)
+    assert core.is_fault
+    assert core.sent_by is None
+
+
+def test_kill_with_segv_is_not_a_fault() -> None:
+    core = CoreInfo(path="c", pid=1, signal=11, si_code=SI_USER, fault_address=0, sender_pid=7)
+    assert not core.is_fault
+    assert core.sent_by == 7
+
+
+def test_fault_needs_an_address() -> None:
+    assert not CoreInfo(path="c", pid=1, signal=11, si_code=1, fault_address=None).is_fault
+
+
+def test_fault_address_ignored_for_other_signals() -> None:
+    assert not CoreInfo(path="c", pid=1, signal=6, si_code=1, fault_address=0x10).is_fault
+
+
+@pytest.mark.parametrize(
+    ("si_code", "expected"), [(SI_USER, 5), (SI_TKILL, 5), (SI_KERNEL, None), (-1, None)]
+)
+def test_sender_only_for_user_and_tkill(si_code: int, expected: int | None) -> None:
+    core = CoreInfo(path="c", pid=1, signal=6, si_code=si_code, sender_pid=5)
+    assert core.sent_by == expected
+
+
+@pytest.mark.parametrize(
+    ("signo", "crash"),
+    [
+        (0, False),
+        (signal.SIGSTOP, False),
+        (signal.SIGTSTP, False),
+        (signal.SIGTTIN, False),
+        (signal.SIGTTOU, False),
+        (signal.SIGSEGV, True),
+        (signal.SIGABRT, True),
+        (signal.SIGTRAP, True),
+    ],
+)
+def test_crash_versus_on_demand(signo: int, crash: bool) -> None:
+    core = CoreInfo(path="c", pid=1, signal=signo, tids=(3, 1, 2))
+    assert core.is_crash is crash
+    assert core.crashed_tid == (3 if crash else None)
+
+
+def test_crashed_tid_without_tids() -> None:
+    assert CoreInfo(path="c", pid=1, signal=11).crashed_tid is None
+
+
+def test_argv_from_psargs() -> None:
+    assert CoreInfo(path="c", pid=1, psargs="python3 -c x ").argv == ("python3", "-c", "x")
+
+
+def test_dataclasses_are_frozen() -> None:
+    frame = Frame(kind="python", function="f", file="a.py", line=1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        frame.line = 2  # type: ignore[misc]
+
+
+def test_analysis_helpers() -> None:
+    threads = (Thread(tid=1), Thread(tid=2, crashed=True))
+    analysis = Analysis(
+        source=Source(kind="core", path="c"), python_version=(3, 9, 18), threads=threads
+    )
+    assert analysis.python_version_string == "3.9.18"
+    assert analysis.crashed_thread is threads[1]
+    assert Analysis(source=Source(kind="core", path="c")).python_version_string is None

@@ -1,0 +1,167 @@
+"""The one bridge to ``triage._native``: run it and turn its plain dicts into ``triage.model``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+from .errors import AnalysisFailed, InputError, TriageError
+from .model import Analysis, CoreInfo, Frame, Source, Thread
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .model import GilState
+
+NO_PYTHON_HELP = """\
+No Python interpreter state was found in the core. Either the process was not running Python,
+or the files it had mapped (the executable, libpython) are not the ones on this machine. Pass the
+Python executable as the second argument, and point --lib-search-root (or --lib-search-path) at
+a copy of the libraries the process used."""
+
+NATIVE_MISSING_HELP = """\
+The compiled part of coretriage (triage._native) could not be imported. Reinstall the package
+(pip install --force-reinstall coretriage) or, from a checkout, run `pip install -e .`."""
+
+
+def analyze_core(
+    path: str | os.PathLike[str],
+    executable: str | os.PathLike[str] | None = None,
+    lib_search_path: Sequence[str] | None = None,
+    lib_search_root: str | os.PathLike[str] | None = None,
+) -> Analysis:
+    """Analyze a core file and return its Python stacks.
+
+    Raises ``InputError`` when the file is not a usable core and ``AnalysisFailed`` when it is
+    readable but nothing could be computed from it. A core of a process that is not Python is
+    *not* an error here: the result has ``python_version`` None and a ``python_error``.
+    """
+    try:
+        # Imported here so that the rest of the package (and its tests) works without the
+        # compiled extension.
+        from . import _native
+    except ImportError as exc:
+        raise TriageError(
+            f"the native extension is not available: {exc}", help=NATIVE_MISSING_HELP
+        ) from exc
+
+    core = os.fspath(path)
+    if isinstance(lib_search_path, str):  # "P1:P2", as given on the command line
+        lib_search_path = [p for p in lib_search_path.split(":") if p]
+    try:
+        result = _native.analyze_core(
+            core,
+            os.fspath(executable) if executable is not None else None,
+            [os.fspath(p) for p in lib_search_path] if lib_search_path else None,
+            os.fspath(lib_search_root) if lib_search_root is not None else None,
+        )
+    except _native.CoreFileError as exc:
+        raise InputError(_naming(core, str(exc))) from exc
+    except _native.AnalysisError as exc:
+        raise AnalysisFailed(_naming(core, str(exc)), help=NO_PYTHON_HELP) from exc
+    except OSError as exc:
+        # The extension may surface errno failures (EACCES, ENOENT) directly.
+        raise InputError(_naming(core, exc.strerror or str(exc))) from exc
+    return analysis_from_dict(result, core)
+
+
+def _naming(path: str, message: str) -> str:
+    """The message, prefixed with the core's path unless it already names it."""
+    return message if path in message else f"{path}: {message}"
+
+
+def analysis_from_dict(result: Mapping[str, Any], path: str | None = None) -> Analysis:
+    """Convert the dict of ``_native.analyze_core`` (see ``_native.pyi``) into an ``Analysis``."""
+    core = core_info_from_dict(result["core"], path)
+    crashed_tid = core.crashed_tid
+    version = result.get("python_version")
+    return Analysis(
+        source=Source(
+            kind="core",
+            path=core.path,
+            executable=result.get("executable"),
+            executable_from_core=bool(result.get("executable_from_core", False)),
+        ),
+        core=core,
+        python_version=_version(version) if version is not None else None,
+        python_error=result.get("python_error"),
+        threads=tuple(
+            thread_from_dict(thread, crashed_tid) for thread in result.get("threads", ())
+        ),
+        missing_libraries=tuple(result.get("missing_libraries", ())),
+        warnings=tuple(result.get("warnings", ())),
+    )
+
+
+def core_info_from_dict(core: Mapping[str, Any], path: str | None = None) -> CoreInfo:
+    """Convert the ``"core"`` sub-dict (process information from the core's notes)."""
+    return CoreInfo(
+        path=core.get("path") or path or "",
+        pid=core["pid"],
+        ppid=core.get("ppid", 0),
+        pgrp=core.get("pgrp", 0),
+        sid=core.get("sid", 0),
+        uid=core.get("uid", 0),
+        gid=core.get("gid", 0),
+        state=core.get("state") or "?",
+        zombie=bool(core.get("zombie", False)),
+        nice=core.get("nice", 0),
+        fname=core.get("fname", ""),
+        psargs=core.get("psargs", ""),
+        signal=core.get("signal", 0),
+        si_code=core.get("si_code", 0),
+        si_errno=core.get("si_errno", 0),
+        fault_address=core.get("fault_address"),
+        sender_pid=core.get("sender_pid"),
+        sender_uid=core.get("sender_uid"),
+        execfn=core.get("execfn"),
+        tids=tuple(core.get("tids", ())),
+        compression=core.get("compression"),
+    )
+
+
+def thread_from_dict(thread: Mapping[str, Any], crashed_tid: int | None = None) -> Thread:
+    """Convert one ``"threads"`` entry; ``crashed_tid`` is the tid that took the fatal signal."""
+    gil_raw = thread.get("gil", -1)
+    gc_raw = thread.get("gc", -1)
+    gil: GilState | None = "held" if gil_raw == 1 else None
+    # The collecting flag belongs to the interpreter, not to a thread: it is set for every
+    # thread while one of them collects. Like PyStack, attribute it to the GIL holder only.
+    gc: bool | None
+    if gc_raw == -1 or (gc_raw == 1 and gil_raw == -1):
+        gc = None
+    else:
+        gc = gc_raw == 1 and gil_raw == 1
+    tid = thread["tid"]
+    return Thread(
+        tid=tid,
+        frames=tuple(frame_from_dict(frame) for frame in thread.get("frames", ())),
+        gil=gil,
+        gc=gc,
+        crashed=crashed_tid is not None and tid == crashed_tid,
+        python=True,
+        interpreter_id=thread.get("interpreter_id"),
+        truncated=bool(thread.get("truncated", False)),
+        warnings=tuple(thread.get("warnings", ())),
+    )
+
+
+def frame_from_dict(frame: Mapping[str, Any]) -> Frame:
+    """Convert one Python frame; a line of -1 (unknown) becomes None."""
+    line = frame.get("line", -1)
+    first_line = frame.get("first_line")
+    return Frame(
+        kind="python",
+        function=frame["function"],
+        file=frame["file"],
+        line=line if line is not None and line >= 0 else None,
+        qualname=frame.get("qualname"),
+        first_line=first_line if first_line is not None and first_line >= 0 else None,
+        is_entry=bool(frame.get("is_entry", False)),
+    )
+
+
+def _version(parts: Iterable[int]) -> tuple[int, int, int]:
+    major, minor, micro = (list(parts) + [0, 0, 0])[:3]
+    return (int(major), int(minor), int(micro))

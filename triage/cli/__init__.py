@@ -1,0 +1,106 @@
+"""Command line: the parser of every subcommand, and ``main``, which maps errors to exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..errors import EXIT_ANALYSIS_FAILED, EXIT_OK, EXIT_USAGE, TriageError
+from ..render.style import escape
+from . import core
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (e.g. `head`) went away
+
+
+class _Version(argparse.Action):
+    """``--version``, computing the version only when asked (importlib.metadata is slow)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from .. import _version
+
+        print(f"{parser.prog} {_version()}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``triage`` parser; ``-v`` and ``--no-color`` work before or after the subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=0, help="more detail on errors")
+    common.add_argument("--no-color", action="store_true", help="never use colours")
+    parser = argparse.ArgumentParser(
+        prog="triage",
+        description="Python stacks (PyStack-compatible) from core files of Python processes.",
+    )
+    # Distinct dests: a subparser's defaults would otherwise overwrite the global values.
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, dest="global_verbose", help="more detail"
+    )
+    parser.add_argument(
+        "--no-color", action="store_true", dest="global_no_color", help="never use colours"
+    )
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    commands.required = True
+    core.register(commands, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line and return its exit code (``sys.exit(main())``)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed
+        return _code_of(exc)
+    args.verbose = max(args.verbose, args.global_verbose)
+    args.no_color = args.no_color or args.global_no_color
+    try:
+        return int(args.run(args))
+    except TriageError as exc:
+        _report(sys.stderr, exc.message, exc.help if args.verbose else None)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("triage: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except Exception as exc:  # never a bare traceback: one line, the traceback only with -v
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+        _report(sys.stderr, f"unexpected {type(exc).__name__}: {exc}", None)
+        return EXIT_ANALYSIS_FAILED
+
+
+def _report(stream: TextIO, message: str, help: str | None) -> None:
+    # One line whatever the message holds: it may quote paths or names taken from a core.
+    one_line = escape(" ".join(message.splitlines()))
+    print(f"triage: error: {one_line}", file=stream)
+    if help:
+        print(help.rstrip("\n"), file=stream)
+
+
+def _code_of(exc: SystemExit) -> int:
+    if exc.code is None:
+        return EXIT_OK
+    if isinstance(exc.code, int):
+        return exc.code
+    return EXIT_USAGE
+
+
+def _silence_stdout() -> None:
+    # Python flushes stdout again at exit and would print "Exception ignored ... BrokenPipe".
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass

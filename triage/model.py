@@ -1,0 +1,161 @@
+"""Frozen dataclasses describing one analysis, shared by every layer (render, store, signature)."""
+
+from __future__ import annotations
+
+import signal as _signal
+import sys
+from dataclasses import dataclass
+
+# `typing` costs ~10 ms of startup that a Python-only `triage core` cannot afford, so it is only
+# imported for type checkers, which treat any name TYPE_CHECKING as True.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    FrameKind = Literal["python", "native"]
+    GilState = Literal["held", "waiting", "dropping"]
+    SourceKind = Literal["core", "process"]
+
+# `slots=True` only exists from Python 3.10; on 3.9 the classes simply keep a __dict__.
+_SLOTS: dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
+
+# si_code values from <asm-generic/siginfo.h>: only these two carry the sender's pid/uid.
+SI_USER = 0
+SI_TKILL = -6
+
+# Signals whose positive si_code means "the CPU faulted at si_addr" (kernel-generated).
+FAULT_SIGNALS = frozenset({_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGILL, _signal.SIGFPE})
+
+# Stop signals never make the kernel dump a core: a core carrying one was taken on demand
+# (gcore attaches with ptrace and records SIGSTOP, or the stop signal of an already stopped task).
+STOP_SIGNALS = frozenset({_signal.SIGSTOP, _signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU})
+
+
+def signal_name(number: int) -> str:
+    """Name of a signal number on this platform (``SIGSEGV``), ``SIG<n>`` when it has none."""
+    try:
+        return _signal.Signals(number).name
+    except ValueError:
+        return f"SIG{number}"
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Frame:
+    """One stack frame; Python frames today, native frames (library/address/inlined) later."""
+
+    kind: FrameKind
+    function: str
+    file: str | None
+    line: int | None  # None when the line is unknown
+    qualname: str | None = None
+    first_line: int | None = None
+    is_entry: bool = False  # Python frame entered from C (needed to merge native stacks)
+    library: str | None = None
+    address: int | None = None
+    inlined: bool = False
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Thread:
+    """One OS thread with its Python stack, outermost frame first."""
+
+    tid: int
+    frames: tuple[Frame, ...] = ()
+    gil: GilState | None = None
+    gc: bool | None = None  # True: this thread is running the garbage collector
+    crashed: bool = False
+    python: bool = True  # has a Python thread state (native-only threads come later)
+    interpreter_id: int | None = None
+    truncated: bool = False
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, **_SLOTS)
+class CoreInfo:
+    """What the core's notes say about the process and how it died (NT_PRPSINFO, NT_SIGINFO)."""
+
+    path: str
+    pid: int
+    ppid: int = 0
+    pgrp: int = 0
+    sid: int = 0
+    uid: int = 0
+    gid: int = 0
+    state: str = "R"
+    zombie: bool = False
+    nice: int = 0
+    fname: str = ""
+    psargs: str = ""
+    signal: int = 0  # 0: no signal recorded
+    si_code: int = 0
+    si_errno: int = 0
+    fault_address: int | None = None
+    sender_pid: int | None = None
+    sender_uid: int | None = None
+    execfn: str | None = None
+    tids: tuple[int, ...] = ()
+    compression: str | None = None
+
+    @property
+    def signal_name(self) -> str | None:
+        return signal_name(self.signal) if self.signal else None
+
+    @property
+    def is_fault(self) -> bool:
+        """The CPU faulted (si_code > 0), so the fault address is meaningful, even when 0."""
+        return self.signal in FAULT_SIGNALS and self.si_code > 0 and self.fault_address is not None
+
+    @property
+    def sent_by(self) -> int | None:
+        """Pid of the process that sent the signal, when si_code says a process sent it."""
+        if self.si_code in (SI_USER, SI_TKILL) and self.sender_pid:
+            return self.sender_pid
+        return None
+
+    @property
+    def is_crash(self) -> bool:
+        """The core was written because a signal killed the process (not gcore/on demand)."""
+        return self.signal != 0 and self.signal not in STOP_SIGNALS
+
+    @property
+    def crashed_tid(self) -> int | None:
+        # The kernel writes the NT_PRSTATUS of the thread that took the signal first.
+        return self.tids[0] if self.is_crash and self.tids else None
+
+    @property
+    def argv(self) -> tuple[str, ...]:
+        # psargs is argv joined by spaces and cut at 80 bytes: splitting is the best we have.
+        return tuple(self.psargs.split())
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Source:
+    """What was analyzed: a core file (or, later, a live process) and the executable used."""
+
+    kind: SourceKind
+    path: str
+    executable: str | None = None
+    executable_from_core: bool = False
+
+
+@dataclass(frozen=True, **_SLOTS)
+class Analysis:
+    """The whole result of analyzing one core or process."""
+
+    source: Source
+    core: CoreInfo | None = None
+    python_version: tuple[int, int, int] | None = None
+    python_error: str | None = None  # why no Python state was found
+    threads: tuple[Thread, ...] = ()
+    missing_libraries: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def python_version_string(self) -> str | None:
+        if self.python_version is None:
+            return None
+        return ".".join(str(part) for part in self.python_version)
+
+    @property
+    def crashed_thread(self) -> Thread | None:
+        return next((thread for thread in self.threads if thread.crashed), None)

@@ -1,0 +1,1 @@
+"""Output formats for an ``Analysis``: PyStack-compatible text (``text``) and JSON (``json``)."""

@@ -1,0 +1,169 @@
+"""PyStack-compatible text output: core header, then one traceback per thread."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from ..model import Analysis, CoreInfo, Frame, Thread, signal_name
+from .source import SourceCache
+from .style import Palette, escape
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
+if TYPE_CHECKING:
+    from typing import TextIO
+
+UNKNOWN_LINE = 0  # PyStack prints "line 0" when the location table has no entry
+
+
+def thread_status(thread: Thread) -> str:
+    """PyStack's status list: comma-joined without spaces, ``[]`` when empty."""
+    parts = []
+    if thread.tid == 0:
+        parts.append("Thread terminated")  # exited but not joined
+    if thread.gil == "held":
+        parts.append("Has the GIL")
+    elif thread.gil == "waiting":
+        parts.append("Waiting for the GIL")
+    elif thread.gil == "dropping":
+        parts.append("Dropping the GIL")
+    if thread.gc:
+        parts.append("Garbage collecting")
+    return "[" + ",".join(parts) + "]"
+
+
+def header_lines(analysis: Analysis, palette: Palette) -> list[str]:
+    """The optional executable line and the "Core file information" block (PyStack's §7)."""
+    lines = []
+    if analysis.source.executable_from_core and analysis.source.executable:
+        lines.append(
+            f"Using executable found in the core file: {escape(analysis.source.executable)}"
+        )
+    core = analysis.core
+    if core is None:
+        return lines
+    g = palette.green
+    lines += [
+        "",
+        palette.blue("Core file information:"),
+        f"state: {g(escape(core.state))} zombie: {g(str(core.zombie))} "
+        f"niceness: {g(str(core.nice))}",
+        f"pid: {g(str(core.pid))} ppid: {g(str(core.ppid))} sid: {g(str(core.sid))}",
+        f"uid: {g(str(core.uid))} gid: {g(str(core.gid))} pgrp: {g(str(core.pgrp))}",
+        f"executable: {g(escape(core.fname))} arguments: {g(escape(core.psargs))}",
+        "",
+        failure_line(core, palette),
+    ]
+    return lines
+
+
+def failure_line(core: CoreInfo, palette: Palette) -> str:
+    """How the process died, with PyStack's wording (typos included) but the right facts."""
+    yellow, red = palette.yellow, palette.red
+    if core.is_fault:
+        # PyStack says "segmentation fault" for SIGBUS/SIGILL/SIGFPE too; kept for compatibility.
+        return yellow("The process died due a segmentation fault accessing address: ") + red(
+            hex(core.fault_address or 0)
+        )
+    if core.signal:
+        message = f"The process died due receiving signal {red(signal_name(core.signal))}"
+        sender = core.sent_by
+        if sender is not None:
+            message += yellow(f" sent by pid {red(str(sender))}")
+        return yellow(message)
+    return yellow(
+        "The core file seems to have been generated on demand (the process did not crash)"
+    )
+
+
+def frame_lines(frame: Frame, palette: Palette, sources: SourceCache) -> Iterator[str]:
+    """A Python frame and, when its file is readable here, its source line."""
+    line = frame.line if frame.line is not None else UNKNOWN_LINE
+    file = frame.file or "???"
+    yield (
+        f'    {palette.green("(Python)")} File "{escape(file)}", line {line}, '
+        f"in {palette.yellow(escape(frame.function))}"
+    )
+    source = sources.line(file, frame.line) if frame.file else None
+    if source is not None:
+        yield f"        {escape(source.strip())}"
+
+
+def thread_lines(
+    thread: Thread,
+    palette: Palette,
+    sources: SourceCache,
+    show_header: bool = True,
+    show_interpreter: bool = False,
+) -> Iterator[str]:
+    """One thread's traceback, outermost frame first, as PyStack's format_thread."""
+    if not thread.frames and not show_interpreter:
+        yield f"The frame stack for thread {thread.tid} is empty"
+        return
+    status = thread_status(thread)
+    if show_header:
+        # No thread name: a core has none, and PyStack's comes from this machine's /proc.
+        middle = "" if show_interpreter else f"{status} "
+        yield f"Traceback for thread {thread.tid} {middle}(most recent call last):"
+    if show_interpreter:
+        if thread.interpreter_id is None:
+            where = "Not currently attached to any interpreter"
+        elif thread.interpreter_id == 0:
+            where = "In the main interpreter"
+        else:
+            where = f"In interpreter {thread.interpreter_id}"
+        yield f"  {where} {status}"
+    for frame in thread.frames:
+        yield from frame_lines(frame, palette, sources)
+
+
+def threads_lines(
+    threads: Sequence[Thread], palette: Palette, sources: SourceCache
+) -> Iterator[tuple[Thread, list[str]]]:
+    """Each thread with its lines; a blank line separates tids, as in PyStack's print_threads."""
+    interpreters = {t.interpreter_id for t in threads if t.interpreter_id is not None}
+    show_interpreter = len(interpreters) > 1
+    for index, thread in enumerate(threads):
+        same_tid = index > 0 and thread.tid == threads[index - 1].tid
+        lines = [] if index == 0 or same_tid else [""]
+        lines += thread_lines(
+            thread, palette, sources, show_header=not same_tid, show_interpreter=show_interpreter
+        )
+        yield thread, lines
+
+
+def thread_warning_lines(thread: Thread) -> list[str]:
+    """Problems met while decoding one thread, for stderr."""
+    lines = [f"WARNING: thread {thread.tid}: {escape(message)}" for message in thread.warnings]
+    if thread.truncated:
+        lines.append(
+            f"WARNING: thread {thread.tid}: stack truncated after {len(thread.frames)} frames"
+        )
+    return lines
+
+
+def write_text(
+    analysis: Analysis,
+    out: TextIO,
+    err: TextIO,
+    color: bool = False,
+    sources: SourceCache | None = None,
+) -> None:
+    """Print the header and every thread to ``out``, warnings to ``err``."""
+    palette = Palette(color)
+    sources = sources if sources is not None else SourceCache()
+    _emit(out, header_lines(analysis, palette))
+    if analysis.warnings:
+        out.flush()  # keep stdout and stderr in order on a terminal
+        _emit(err, [f"WARNING: {escape(message)}" for message in analysis.warnings])
+    for thread, lines in threads_lines(analysis.threads, palette, sources):
+        _emit(out, lines)
+        warnings = thread_warning_lines(thread)
+        if warnings:
+            out.flush()
+            _emit(err, warnings)
+    out.flush()
+
+
+def _emit(stream: TextIO, lines: list[str]) -> None:
+    for line in lines:
+        stream.write(line + "\n")
