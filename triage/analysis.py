@@ -30,6 +30,7 @@ def analyze_core(
     executable: str | os.PathLike[str] | None = None,
     lib_search_path: Sequence[str] | None = None,
     lib_search_root: str | os.PathLike[str] | None = None,
+    locals: bool = False,
 ) -> Analysis:
     """Analyze a core file and return its Python stacks.
 
@@ -37,15 +38,7 @@ def analyze_core(
     readable but nothing could be computed from it. A core of a process that is not Python is
     *not* an error here: the result has ``python_version`` None and a ``python_error``.
     """
-    try:
-        # Imported here so that the rest of the package (and its tests) works without the
-        # compiled extension.
-        from . import _native
-    except ImportError as exc:
-        raise TriageError(
-            f"the native extension is not available: {exc}", help=NATIVE_MISSING_HELP
-        ) from exc
-
+    _native = _load_native()
     core = os.fspath(path)
     if isinstance(lib_search_path, str):  # "P1:P2", as given on the command line
         lib_search_path = [p for p in lib_search_path.split(":") if p]
@@ -55,6 +48,7 @@ def analyze_core(
             os.fspath(executable) if executable is not None else None,
             [os.fspath(p) for p in lib_search_path] if lib_search_path else None,
             os.fspath(lib_search_root) if lib_search_root is not None else None,
+            locals=locals,
         )
     except _native.CoreFileError as exc:
         raise InputError(_naming(core, str(exc))) from exc
@@ -63,7 +57,35 @@ def analyze_core(
     except OSError as exc:
         # The extension may surface errno failures (EACCES, ENOENT) directly.
         raise InputError(_naming(core, exc.strerror or str(exc))) from exc
-    return analysis_from_dict(result, core)
+    return analysis_from_dict(result, core, with_locals=locals)
+
+
+def analyze_process(pid: int, block: bool = True, locals: bool = False) -> Analysis:
+    """Analyze a running process: stopped for the reads when ``block``, else read as it runs.
+
+    Raises ``InputError`` when the process cannot be inspected (no such process, a zombie,
+    permission denied) and ``AnalysisFailed`` when nothing usable could be read.
+    """
+    _native = _load_native()
+    try:
+        result = _native.analyze_process(pid, block=block, locals=locals)
+    except _native.ProcessError as exc:
+        raise InputError(str(exc)) from exc
+    except _native.AnalysisError as exc:
+        raise AnalysisFailed(f"process {pid}: {exc}", help=NO_PYTHON_HELP) from exc
+    return analysis_from_dict(result, str(pid), with_locals=locals)
+
+
+def _load_native() -> Any:
+    try:
+        # Imported here so that the rest of the package (and its tests) works without the
+        # compiled extension.
+        from . import _native
+    except ImportError as exc:
+        raise TriageError(
+            f"the native extension is not available: {exc}", help=NATIVE_MISSING_HELP
+        ) from exc
+    return _native
 
 
 def _naming(path: str, message: str) -> str:
@@ -71,26 +93,31 @@ def _naming(path: str, message: str) -> str:
     return message if path in message else f"{path}: {message}"
 
 
-def analysis_from_dict(result: Mapping[str, Any], path: str | None = None) -> Analysis:
-    """Convert the dict of ``_native.analyze_core`` (see ``_native.pyi``) into an ``Analysis``."""
-    core = core_info_from_dict(result["core"], path)
+def analysis_from_dict(
+    result: Mapping[str, Any], path: str | None = None, with_locals: bool = False
+) -> Analysis:
+    """Convert the dict of ``_native.analyze_core`` / ``analyze_process`` into an ``Analysis``."""
+    live = "process" in result
+    core = core_info_from_dict(result["process"] if live else result["core"], path)
     crashed_tid = core.crashed_tid
     version = result.get("python_version")
     return Analysis(
         source=Source(
-            kind="core",
+            kind="process" if live else "core",
             path=core.path,
             executable=result.get("executable"),
-            executable_from_core=bool(result.get("executable_from_core", False)),
+            executable_from_core=not live and bool(result.get("executable_from_core", False)),
         ),
         core=core,
         python_version=_version(version) if version is not None else None,
         python_error=result.get("python_error"),
         threads=tuple(
-            thread_from_dict(thread, crashed_tid) for thread in result.get("threads", ())
+            thread_from_dict(thread, crashed_tid, with_locals)
+            for thread in result.get("threads", ())
         ),
         missing_libraries=tuple(result.get("missing_libraries", ())),
         warnings=tuple(result.get("warnings", ())),
+        stopped_seconds=result["process"].get("stopped_seconds") if live else None,
     )
 
 
@@ -118,10 +145,13 @@ def core_info_from_dict(core: Mapping[str, Any], path: str | None = None) -> Cor
         execfn=core.get("execfn"),
         tids=tuple(core.get("tids", ())),
         compression=core.get("compression"),
+        full_argv=tuple(core["argv"]) if "argv" in core else None,
     )
 
 
-def thread_from_dict(thread: Mapping[str, Any], crashed_tid: int | None = None) -> Thread:
+def thread_from_dict(
+    thread: Mapping[str, Any], crashed_tid: int | None = None, with_locals: bool = False
+) -> Thread:
     """Convert one ``"threads"`` entry; ``crashed_tid`` is the tid that took the fatal signal."""
     gil_raw = thread.get("gil", -1)
     gc_raw = thread.get("gc", -1)
@@ -136,7 +166,7 @@ def thread_from_dict(thread: Mapping[str, Any], crashed_tid: int | None = None) 
     tid = thread["tid"]
     return Thread(
         tid=tid,
-        frames=tuple(frame_from_dict(frame) for frame in thread.get("frames", ())),
+        frames=tuple(frame_from_dict(frame, with_locals) for frame in thread.get("frames", ())),
         gil=gil,
         gc=gc,
         crashed=crashed_tid is not None and tid == crashed_tid,
@@ -147,11 +177,13 @@ def thread_from_dict(thread: Mapping[str, Any], crashed_tid: int | None = None) 
     )
 
 
-def frame_from_dict(frame: Mapping[str, Any]) -> Frame:
+def frame_from_dict(frame: Mapping[str, Any], with_locals: bool = False) -> Frame:
     """Convert one Python frame; a line of -1 (unknown) becomes None."""
     line = frame.get("line", -1)
     first_line = frame.get("first_line")
     return Frame(
+        arguments=_pairs(frame.get("arguments", ())) if with_locals else None,
+        locals=_pairs(frame.get("locals", ())) if with_locals else None,
         kind="python",
         function=frame["function"],
         file=frame["file"],
@@ -160,6 +192,10 @@ def frame_from_dict(frame: Mapping[str, Any]) -> Frame:
         first_line=first_line if first_line is not None and first_line >= 0 else None,
         is_entry=bool(frame.get("is_entry", False)),
     )
+
+
+def _pairs(items: Iterable[Sequence[str]]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(name), str(value)) for name, value in items)
 
 
 def _version(parts: Iterable[int]) -> tuple[int, int, int]:

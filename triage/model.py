@@ -53,6 +53,9 @@ class Frame:
     library: str | None = None
     address: int | None = None
     inlined: bool = False
+    # With --locals: (name, repr) pairs in the code object's order; None when not collected.
+    arguments: tuple[tuple[str, str], ...] | None = None
+    locals: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, **_SLOTS)
@@ -72,7 +75,7 @@ class Thread:
 
 @dataclass(frozen=True, **_SLOTS)
 class CoreInfo:
-    """What the core's notes say about the process and how it died (NT_PRPSINFO, NT_SIGINFO)."""
+    """The process: from a core's notes (NT_PRPSINFO, NT_SIGINFO) or, live, from /proc."""
 
     path: str
     pid: int
@@ -95,6 +98,7 @@ class CoreInfo:
     execfn: str | None = None
     tids: tuple[int, ...] = ()
     compression: str | None = None
+    full_argv: tuple[str, ...] | None = None  # live processes: the exact command line
 
     @property
     def signal_name(self) -> str | None:
@@ -124,6 +128,8 @@ class CoreInfo:
 
     @property
     def argv(self) -> tuple[str, ...]:
+        if self.full_argv is not None:
+            return self.full_argv
         # psargs is argv joined by spaces and cut at 80 bytes: splitting is the best we have.
         return tuple(self.psargs.split())
 
@@ -149,6 +155,7 @@ class Analysis:
     threads: tuple[Thread, ...] = ()
     missing_libraries: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    stopped_seconds: float | None = None  # live, blocking: how long the process was stopped
 
     @property
     def python_version_string(self) -> str | None:

@@ -233,7 +233,7 @@ void InterpreterWalker::walkInterpreterFrames(uint64_t frame, PyThreadInfo* thre
         }
         uint64_t code_addr = field<uint64_t>(buf, layout_.if_code);
         uint64_t instr = field<uint64_t>(buf, layout_.if_instr);
-        const CodeInfo& info = code(code_addr);
+        CodeInfo& info = code(code_addr);
         uint64_t code_start = code_addr + layout_.co_code_adaptive;
         // Frames whose first instructions have not run yet are not visible to Python either.
         if (info.valid && owner != layout_.owner_generator &&
@@ -265,7 +265,54 @@ PyFrameInfo InterpreterWalker::makeFrame(uint64_t frame, uint64_t code_addr, int
     out.line = byte_offset < 0 ? info.first_line
                                : lineForOffset(layout_.line_table, info.line_table, info.first_line,
                                                byte_offset);
+    if (options_.locals) collectLocals(frame, info, &out);
     return out;
+}
+
+void InterpreterWalker::readNames(uint64_t code_addr, CodeInfo* info) {
+    constexpr int64_t kMaxNames = 4096;
+    info->names_read = true;
+    std::vector<unsigned char> buf(static_cast<size_t>(layout_.co_size));
+    if (!mem_.read(code_addr, buf.data(), buf.size())) return;
+    uint64_t names = field<uint64_t>(buf, layout_.co_varnames);
+    int64_t count = 0;
+    if (!mem_.readValue(names + 16, &count) || count < 0) return;
+    std::vector<uint64_t> items(static_cast<size_t>(std::min(count, kMaxNames)));
+    if (!mem_.read(names + 24, items.data(), items.size() * 8)) return;
+    for (uint64_t item : items)
+        info->varnames.push_back(objects_.readText(item, 256).value_or("?"));
+    if (layout_.co_localspluskinds >= 0) {
+        auto kinds = objects_.readBytes(field<uint64_t>(buf, layout_.co_localspluskinds),
+                                        info->varnames.size());
+        if (kinds) info->kinds = *kinds;
+    }
+    int flags = field<int32_t>(buf, layout_.co_flags);
+    constexpr int kVarArgs = 0x4, kVarKeywords = 0x8;  // CO_VARARGS, CO_VARKEYWORDS
+    info->nargs = field<int32_t>(buf, layout_.co_argcount) + ((flags & kVarArgs) ? 1 : 0) +
+                  ((flags & kVarKeywords) ? 1 : 0);
+    if (layout_.co_kwonlyargcount >= 0)
+        info->nargs += field<int32_t>(buf, layout_.co_kwonlyargcount);
+    info->nlocals = layout_.co_nlocals >= 0 ? field<int32_t>(buf, layout_.co_nlocals)
+                                            : static_cast<int>(info->varnames.size());
+}
+
+void InterpreterWalker::collectLocals(uint64_t frame, CodeInfo& info, PyFrameInfo* out) {
+    constexpr unsigned char kCellOrFree = 0x40 | 0x80;  // CO_FAST_CELL | CO_FAST_FREE
+    if (!info.names_read) readNames(out->code_address, &info);
+    size_t count = std::min(info.varnames.size(), static_cast<size_t>(std::max(info.nlocals, 0)));
+    std::vector<uint64_t> values(count);
+    if (count == 0 || !mem_.read(frame + layout_.f_localsplus, values.data(), count * 8)) return;
+    for (size_t i = 0; i < count; ++i) {
+        uint64_t value = values[i];
+        if (value == 0) continue;  // not bound yet
+        bool is_cell = i < info.kinds.size() && (info.kinds[i] & kCellOrFree) != 0;
+        if (is_cell && objects_.typeName(objects_.typeOf(value)) == "cell") {
+            // Show what the closure cell holds, not the cell.
+            if (!mem_.readPointer(value + 16, &value) || value == 0) continue;
+        }
+        auto& target = static_cast<int>(i) < info.nargs ? out->arguments : out->locals;
+        target.emplace_back(info.varnames[i], reprs_.repr(value));
+    }
 }
 
 bool InterpreterWalker::isCodeObject(uint64_t addr) {

@@ -162,8 +162,10 @@ void ReprBuilder::append(uint64_t obj, int depth, std::string* out) const {
     if (name == "NoneType") {
         out->append("None");
     } else if (name == "bool") {
-        int64_t v = 0;
-        mem_.readValue(obj + kValue, &v);  // 2.7 ob_ival, 3.x ob_size / lv_tag: 0 for False
+        // 2.7 ob_ival, 3.x ob_size: 0 for False; 3.12+ lv_tag: digit count << 3, 0 for False.
+        uint64_t v = 0;
+        mem_.readValue(obj + kValue, &v);
+        if (layout_.major == 3 && layout_.minor >= 12) v >>= 3;
         out->append(v != 0 ? "True" : "False");
     } else if (py2 && (*flags & kIntSubclass2)) {
         int64_t v = 0;

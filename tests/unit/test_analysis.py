@@ -96,7 +96,7 @@ class _FakeNative(types.ModuleType):
         self.outcome = outcome
         self.calls: list[tuple[Any, ...]] = []
 
-    def analyze_core(self, *args: Any) -> dict[str, Any]:
+    def analyze_core(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self.calls.append(args)
         if isinstance(self.outcome, BaseException):
             raise self.outcome

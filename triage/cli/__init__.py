@@ -8,7 +8,7 @@ import sys
 
 from ..errors import EXIT_ANALYSIS_FAILED, EXIT_OK, EXIT_USAGE, TriageError
 from ..render.style import escape
-from . import core
+from . import core, remote
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     commands.required = True
     core.register(commands, common)
+    remote.register(commands, common)
     return parser
 
 

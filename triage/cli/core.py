@@ -64,9 +64,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Analyze the core, print it, and fail (after the header) when no Python was found."""
     if args.native_mode is not None:
-        _warn("native frames are not supported yet; showing Python frames only")
-    if args.locals:
-        _warn("--locals is not supported yet; showing frames without locals")
+        warn("native frames are not supported yet; showing Python frames only")
     # --exhaustive is accepted for PyStack compatibility: the extension always tries every
     # method it has to find the interpreter, so there is nothing to switch on.
     core = _check_file(args.core, "Core")
@@ -75,7 +73,12 @@ def run(args: argparse.Namespace) -> int:
         [p for p in args.lib_search_path.split(":") if p] if args.lib_search_path else None
     )
 
-    analysis = analyze_core(core, executable, search_path, args.lib_search_root)
+    analysis = analyze_core(core, executable, search_path, args.lib_search_root, args.locals)
+    return print_analysis(analysis, args)
+
+
+def print_analysis(analysis: Analysis, args: argparse.Namespace) -> int:
+    """Print as text or JSON; fail (after printing what there is) when no Python was found."""
     failure = failure_reason(analysis)
     _tolerate_unencodable(sys.stdout)
     if args.json:
@@ -141,7 +144,7 @@ def _readable_directory(value: str) -> str:
     return path
 
 
-def _warn(message: str) -> None:
+def warn(message: str) -> None:
     print(f"WARNING: {message}", file=sys.stderr)
 
 

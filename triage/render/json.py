@@ -25,6 +25,10 @@ def frame_to_json(frame: Frame) -> dict[str, Any]:
         data["qualname"] = frame.qualname
         data["first_line"] = frame.first_line
         data["is_entry"] = frame.is_entry
+        if frame.arguments is not None or frame.locals is not None:
+            arguments = frame.arguments or ()
+            data["arguments"] = [name for name, _ in arguments]
+            data["locals"] = dict((*arguments, *(frame.locals or ())))
     else:
         data["library"] = frame.library
         data["address"] = hex(frame.address) if frame.address is not None else None
@@ -84,8 +88,10 @@ def analysis_to_json(analysis: Analysis, error: str | None = None) -> dict[str, 
         "executable": analysis.source.executable,
         "executable_from_core": analysis.source.executable_from_core,
     }
-    if analysis.core is not None:
+    if analysis.source.kind == "core" and analysis.core is not None:
         source["compression"] = analysis.core.compression
+    if analysis.stopped_seconds is not None:
+        source["stopped_seconds"] = analysis.stopped_seconds
     return {
         "schema": SCHEMA_VERSION,
         "source": source,

@@ -86,6 +86,11 @@ def frame_lines(frame: Frame, palette: Palette, sources: SourceCache) -> Iterato
     source = sources.line(file, frame.line) if frame.file else None
     if source is not None:
         yield f"        {escape(source.strip())}"
+    for title, pairs in (("Arguments:", frame.arguments), ("Locals:", frame.locals)):
+        if pairs:
+            yield f"      {palette.faint(title)}"
+            for name, value in pairs:
+                yield f"        {escape(name)}: {escape(value)}"
 
 
 def thread_lines(
@@ -151,7 +156,8 @@ def write_text(
     """Print the header and every thread to ``out``, warnings to ``err``."""
     palette = Palette(color)
     sources = sources if sources is not None else SourceCache()
-    _emit(out, header_lines(analysis, palette))
+    if analysis.source.kind == "core":
+        _emit(out, header_lines(analysis, palette))
     if analysis.warnings:
         out.flush()  # keep stdout and stderr in order on a terminal
         _emit(err, [f"WARNING: {escape(message)}" for message in analysis.warnings])
