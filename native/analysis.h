@@ -24,6 +24,16 @@ struct PyFrameInfo {
     std::vector<std::pair<std::string, std::string>> locals;
 };
 
+struct NativeFrameInfo {
+    uint64_t address = 0;
+    std::string function;  // demangled; "???" without a symbol
+    std::string file;      // source file from DWARF, empty when unknown
+    int line = 0;          // 0 when unknown
+    int column = 0;
+    std::string library;   // file name of the module, empty when the address is in none
+    bool inlined = false;  // a call inlined at this address (same address as its caller)
+};
+
 struct PyThreadInfo {
     int tid = 0;  // 0 when the OS thread could not be identified
     uint64_t tstate = 0;
@@ -33,6 +43,8 @@ struct PyThreadInfo {
     std::vector<PyFrameInfo> frames;  // outermost first
     bool truncated = false;
     std::vector<std::string> warnings;
+    bool python = true;  // has a Python thread state; false for native-only threads
+    std::vector<NativeFrameInfo> native_frames;  // outermost first; with native modes only
 };
 
 struct PythonVersion {
@@ -64,7 +76,9 @@ struct AnalysisOptions {
     std::string lib_search_root;
     size_t max_frames = 100000;
     bool locals = false;
-    bool block = true;  // live processes: stop every thread while reading
+    bool block = true;        // live processes: stop every thread while reading
+    bool native = false;      // unwind native stacks of Python threads
+    bool native_all = false;  // ... and of threads without Python
 };
 
 // Reads a core and recovers its Python threads. Throws CoreFileError when the file is not a

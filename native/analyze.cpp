@@ -3,6 +3,7 @@
 #include <elf.h>
 
 #include <chrono>
+#include <set>
 
 #include "analysis.h"
 #include "corefile.h"
@@ -12,6 +13,7 @@
 #include "errors.h"
 #include "modules.h"
 #include "process.h"
+#include "unwind.h"
 #include "utf8.h"
 
 namespace triage {
@@ -97,6 +99,40 @@ void analyzePython(const Memory& memory, const ModuleSet& modules, const Module*
     }
 }
 
+// Native frames for every Python thread and, with native_all, threads without Python too.
+void addNativeStacks(NativeUnwinder& unwinder, const AnalysisOptions& options, Analysis* out) {
+    std::set<int> python_tids;
+    for (auto& thread : out->threads) {
+        if (thread.tid == 0) continue;
+        python_tids.insert(thread.tid);
+        std::string error;
+        thread.native_frames = unwinder.unwind(thread.tid, options.max_frames, &error);
+        if (!error.empty()) thread.warnings.push_back(error);
+    }
+    if (!options.native_all) return;
+    for (int tid : out->tids) {
+        if (python_tids.count(tid)) continue;
+        PyThreadInfo thread;
+        thread.tid = tid;
+        thread.python = false;
+        std::string error;
+        thread.native_frames = unwinder.unwind(tid, options.max_frames, &error);
+        if (!error.empty()) thread.warnings.push_back(error);
+        out->threads.push_back(std::move(thread));
+    }
+}
+
+template <typename MakeUnwinder>
+void tryNativeStacks(MakeUnwinder make, const AnalysisOptions& options, Analysis* out) {
+    if (!options.native && !options.native_all) return;
+    try {
+        auto unwinder = make();
+        addNativeStacks(*unwinder, options, out);
+    } catch (const AnalysisError& e) {
+        out->warnings.push_back(std::string("no native stacks: ") + e.what());
+    }
+}
+
 bool isElfFile(const std::string& path) {
     std::string error;
     return ElfFile::open(path, &error) != nullptr;
@@ -167,6 +203,9 @@ Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
     }
 
     analyzePython(*core, modules, executable, options, &out);
+    // The name the executable was started with also names its module (as PyStack shows it).
+    tryNativeStacks([&] { return NativeUnwinder::forCore(core->bytes(), out.executable, modules); },
+                    options, &out);
     finish(modules, &out);
     return out;
 }
@@ -193,7 +232,11 @@ Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
     const Module* executable = findExecutable(readProcessAuxv(pid), modules);
     if (executable != nullptr) out.executable = sanitizeUtf8(executable->name);
     analyzePython(memory, modules, executable, options, &out);
-    if (stopper) stopper->detach();
+    if (stopper) {
+        // Unwinding needs the threads stopped: native stacks exist in blocking mode only.
+        tryNativeStacks([&] { return NativeUnwinder::forProcess(pid, modules); }, options, &out);
+        stopper->detach();
+    }
     out.stopped_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (memory.processGone())

@@ -62,6 +62,7 @@ class CoreFile : public Memory {
     std::optional<uint64_t> auxv(uint64_t type) const;
     const std::vector<std::pair<uint64_t, uint64_t>>& auxvEntries() const { return auxv_; }
     Compression compression() const { return compression_; }
+    const MappedFile& bytes() const { return *file_; }
     const std::vector<std::string>& warnings() const { return warnings_; }
 
   private:

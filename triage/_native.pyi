@@ -12,12 +12,18 @@ class CoreFileError(Exception):
 class AnalysisError(Exception):
     """The core is readable but no usable answer could be computed from it."""
 
+class ProcessError(Exception):
+    """The process cannot be inspected: no such process, a zombie, permission denied."""
+
 def analyze_core(
     core: str,
     executable: str | None = None,
     lib_search_path: list[str] | None = None,
     lib_search_root: str | None = None,
     max_frames: int = 100_000,
+    locals: bool = False,
+    native: bool = False,
+    native_all: bool = False,
 ) -> dict[str, Any]:
     """Analyze a core file (plain, gzip, zstd, lz4 or xz) and return its Python stacks.
 
@@ -42,9 +48,26 @@ def analyze_core(
             {"file": str, "function": str, "qualname": str | None,
              "line": int,          # -1 when unknown
              "first_line": int, "is_entry": bool,
-             "frame_address": int, "code_address": int}],
+             "frame_address": int, "code_address": int,
+             "arguments": [[name, repr]], "locals": [[name, repr]]}],  # with locals=True
+         "native_frames": [  # outermost first; with native=True
+            {"address": int, "function": str, "file": str | None, "line": int (0: unknown),
+             "column": int, "library": str | None, "inlined": bool}],
+         "python": bool,    # False: a thread without Python (native_all=True)
          "truncated": bool, "warnings": [str]}],
       "missing_libraries": [str],
       "warnings": [str],
     }
     """
+
+def analyze_process(
+    pid: int,
+    block: bool = True,
+    max_frames: int = 100_000,
+    locals: bool = False,
+    native: bool = False,
+    native_all: bool = False,
+) -> dict[str, Any]:
+    """Analyze a running process; the same shape as ``analyze_core`` but with a ``"process"``
+    entry instead of ``"core"``: pid, ppid, pgrp, sid, uid, gid, state, nice, fname, psargs,
+    tids, argv, stopped_seconds. Native stacks need ``block``."""

@@ -7,12 +7,15 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .errors import AnalysisFailed, InputError, TriageError
 from .model import Analysis, CoreInfo, Frame, Source, Thread
+from .native_merge import can_merge, collecting_from_native, gil_from_native, merge
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, Literal
 
     from .model import GilState
+
+    NativeMode = Literal["native", "all", "last"]
 
 NO_PYTHON_HELP = """\
 No Python interpreter state was found in the core. Either the process was not running Python,
@@ -31,6 +34,7 @@ def analyze_core(
     lib_search_path: Sequence[str] | None = None,
     lib_search_root: str | os.PathLike[str] | None = None,
     locals: bool = False,
+    native_mode: NativeMode | None = None,
 ) -> Analysis:
     """Analyze a core file and return its Python stacks.
 
@@ -49,6 +53,8 @@ def analyze_core(
             [os.fspath(p) for p in lib_search_path] if lib_search_path else None,
             os.fspath(lib_search_root) if lib_search_root is not None else None,
             locals=locals,
+            native=native_mode is not None,
+            native_all=native_mode == "all",
         )
     except _native.CoreFileError as exc:
         raise InputError(_naming(core, str(exc))) from exc
@@ -57,10 +63,12 @@ def analyze_core(
     except OSError as exc:
         # The extension may surface errno failures (EACCES, ENOENT) directly.
         raise InputError(_naming(core, exc.strerror or str(exc))) from exc
-    return analysis_from_dict(result, core, with_locals=locals)
+    return analysis_from_dict(result, core, with_locals=locals, native_mode=native_mode)
 
 
-def analyze_process(pid: int, block: bool = True, locals: bool = False) -> Analysis:
+def analyze_process(
+    pid: int, block: bool = True, locals: bool = False, native_mode: NativeMode | None = None
+) -> Analysis:
     """Analyze a running process: stopped for the reads when ``block``, else read as it runs.
 
     Raises ``InputError`` when the process cannot be inspected (no such process, a zombie,
@@ -68,12 +76,18 @@ def analyze_process(pid: int, block: bool = True, locals: bool = False) -> Analy
     """
     _native = _load_native()
     try:
-        result = _native.analyze_process(pid, block=block, locals=locals)
+        result = _native.analyze_process(
+            pid,
+            block=block,
+            locals=locals,
+            native=native_mode is not None,
+            native_all=native_mode == "all",
+        )
     except _native.ProcessError as exc:
         raise InputError(str(exc)) from exc
     except _native.AnalysisError as exc:
         raise AnalysisFailed(f"process {pid}: {exc}", help=NO_PYTHON_HELP) from exc
-    return analysis_from_dict(result, str(pid), with_locals=locals)
+    return analysis_from_dict(result, str(pid), with_locals=locals, native_mode=native_mode)
 
 
 def _load_native() -> Any:
@@ -94,13 +108,16 @@ def _naming(path: str, message: str) -> str:
 
 
 def analysis_from_dict(
-    result: Mapping[str, Any], path: str | None = None, with_locals: bool = False
+    result: Mapping[str, Any],
+    path: str | None = None,
+    with_locals: bool = False,
+    native_mode: NativeMode | None = None,
 ) -> Analysis:
     """Convert the dict of ``_native.analyze_core`` / ``analyze_process`` into an ``Analysis``."""
     live = "process" in result
     core = core_info_from_dict(result["process"] if live else result["core"], path)
     crashed_tid = core.crashed_tid
-    version = result.get("python_version")
+    version = _version(result["python_version"]) if result.get("python_version") else None
     return Analysis(
         source=Source(
             kind="process" if live else "core",
@@ -109,10 +126,10 @@ def analysis_from_dict(
             executable_from_core=not live and bool(result.get("executable_from_core", False)),
         ),
         core=core,
-        python_version=_version(version) if version is not None else None,
+        python_version=version,
         python_error=result.get("python_error"),
         threads=tuple(
-            thread_from_dict(thread, crashed_tid, with_locals)
+            thread_from_dict(thread, crashed_tid, with_locals, native_mode, version)
             for thread in result.get("threads", ())
         ),
         missing_libraries=tuple(result.get("missing_libraries", ())),
@@ -150,9 +167,17 @@ def core_info_from_dict(core: Mapping[str, Any], path: str | None = None) -> Cor
 
 
 def thread_from_dict(
-    thread: Mapping[str, Any], crashed_tid: int | None = None, with_locals: bool = False
+    thread: Mapping[str, Any],
+    crashed_tid: int | None = None,
+    with_locals: bool = False,
+    native_mode: NativeMode | None = None,
+    version: tuple[int, int, int] | None = None,
 ) -> Thread:
-    """Convert one ``"threads"`` entry; ``crashed_tid`` is the tid that took the fatal signal."""
+    """Convert one ``"threads"`` entry; ``crashed_tid`` is the tid that took the fatal signal.
+
+    With a native mode, the frames are the merged Python + native stack, and the GIL and GC
+    states also come from the native frames (a thread inside take_gil is waiting for it).
+    """
     gil_raw = thread.get("gil", -1)
     gc_raw = thread.get("gc", -1)
     gil: GilState | None = "held" if gil_raw == 1 else None
@@ -163,17 +188,45 @@ def thread_from_dict(
         gc = None
     else:
         gc = gc_raw == 1 and gil_raw == 1
+    python = bool(thread.get("python", True))
+    frames = tuple(frame_from_dict(frame, with_locals) for frame in thread.get("frames", ()))
+    merge_failed = False
+    if native_mode is not None:
+        native = tuple(native_frame_from_dict(f) for f in thread.get("native_frames", ()))
+        gil = gil or gil_from_native(native)
+        gc = True if collecting_from_native(native) else gc
+        if not python:
+            frames = native
+        elif native and can_merge(frames, native, version):
+            frames = tuple(merge(frames, native, version, last_only=native_mode == "last"))
+        else:
+            merge_failed = True
     tid = thread["tid"]
     return Thread(
         tid=tid,
-        frames=tuple(frame_from_dict(frame, with_locals) for frame in thread.get("frames", ())),
+        frames=frames,
         gil=gil,
         gc=gc,
         crashed=crashed_tid is not None and tid == crashed_tid,
-        python=True,
-        interpreter_id=thread.get("interpreter_id"),
+        python=python,
+        interpreter_id=thread.get("interpreter_id") if python else None,
         truncated=bool(thread.get("truncated", False)),
         warnings=tuple(thread.get("warnings", ())),
+        merge_failed=merge_failed,
+    )
+
+
+def native_frame_from_dict(frame: Mapping[str, Any]) -> Frame:
+    """Convert one native frame; a line of 0 (unknown) becomes None."""
+    line = frame.get("line") or None
+    return Frame(
+        kind="native",
+        function=frame.get("function") or "???",
+        file=frame.get("file"),
+        line=line,
+        library=frame.get("library"),
+        address=frame.get("address"),
+        inlined=bool(frame.get("inlined", False)),
     )
 
 

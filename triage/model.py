@@ -71,6 +71,7 @@ class Thread:
     interpreter_id: int | None = None
     truncated: bool = False
     warnings: tuple[str, ...] = ()
+    merge_failed: bool = False  # native frames asked for but not matched to the Python ones
 
 
 @dataclass(frozen=True, **_SLOTS)

@@ -62,6 +62,18 @@ py::dict frameDict(const PyFrameInfo& f) {
     return d;
 }
 
+py::dict nativeFrameDict(const NativeFrameInfo& f) {
+    py::dict d;
+    d["address"] = f.address;
+    d["function"] = f.function;
+    d["file"] = f.file.empty() ? py::object(py::none()) : py::object(py::str(f.file));
+    d["line"] = f.line;
+    d["column"] = f.column;
+    d["library"] = f.library.empty() ? py::object(py::none()) : py::object(py::str(f.library));
+    d["inlined"] = f.inlined;
+    return d;
+}
+
 py::dict threadDict(const PyThreadInfo& t) {
     py::dict d;
     d["tid"] = t.tid;
@@ -74,6 +86,10 @@ py::dict threadDict(const PyThreadInfo& t) {
     d["frames"] = frames;
     d["truncated"] = t.truncated;
     d["warnings"] = t.warnings;
+    d["python"] = t.python;
+    py::list native;
+    for (const auto& f : t.native_frames) native.append(nativeFrameDict(f));
+    d["native_frames"] = native;
     return d;
 }
 
@@ -107,13 +123,15 @@ py::dict analysisDict(const Analysis& a) {
 py::dict analyzeCorePy(const std::string& core, const std::optional<std::string>& executable,
                        const std::optional<std::vector<std::string>>& lib_search_path,
                        const std::optional<std::string>& lib_search_root, size_t max_frames,
-                       bool locals) {
+                       bool locals, bool native, bool native_all) {
     AnalysisOptions options;
     options.executable = executable.value_or("");
     options.lib_search_path = lib_search_path.value_or(std::vector<std::string>{});
     options.lib_search_root = lib_search_root.value_or("");
     options.max_frames = max_frames;
     options.locals = locals;
+    options.native = native;
+    options.native_all = native_all;
     Analysis result;
     {
         py::gil_scoped_release release;
@@ -122,8 +140,11 @@ py::dict analyzeCorePy(const std::string& core, const std::optional<std::string>
     return analysisDict(result);
 }
 
-py::dict analyzeProcessPy(int pid, bool block, size_t max_frames, bool locals) {
+py::dict analyzeProcessPy(int pid, bool block, size_t max_frames, bool locals, bool native,
+                          bool native_all) {
     AnalysisOptions options;
+    options.native = native;
+    options.native_all = native_all;
     options.block = block;
     options.max_frames = max_frames;
     options.locals = locals;
@@ -144,7 +165,9 @@ PYBIND11_MODULE(_native, m) {
     py::register_exception<ProcessError>(m, "ProcessError");
     m.def("analyze_core", &analyzeCorePy, py::arg("core"), py::arg("executable") = py::none(),
           py::arg("lib_search_path") = py::none(), py::arg("lib_search_root") = py::none(),
-          py::arg("max_frames") = 100000, py::arg("locals") = false);
+          py::arg("max_frames") = 100000, py::arg("locals") = false, py::arg("native") = false,
+          py::arg("native_all") = false);
     m.def("analyze_process", &analyzeProcessPy, py::arg("pid"), py::arg("block") = true,
-          py::arg("max_frames") = 100000, py::arg("locals") = false);
+          py::arg("max_frames") = 100000, py::arg("locals") = false, py::arg("native") = false,
+          py::arg("native_all") = false);
 }

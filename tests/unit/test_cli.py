@@ -58,7 +58,7 @@ def test_success(core_file: Path, calls: list[Any], capsys: pytest.CaptureFixtur
     assert out.startswith("Using executable found in the core file: /usr/bin/python3.12\n\n")
     assert "Traceback for thread 100 [Has the GIL,Garbage collecting]" in out
     assert err == ""
-    assert calls == [(str(core_file), None, None, None, False)]
+    assert calls == [(str(core_file), None, None, None, False, None)]
 
 
 def test_search_path_and_executable(
@@ -66,11 +66,11 @@ def test_search_path_and_executable(
 ) -> None:
     argv = ["core", str(core_file), str(core_file), "--lib-search-path", "/a::/b:"]
     assert main(argv) == 0
-    assert calls == [(str(core_file), str(core_file), ["/a", "/b"], None, False)]
+    assert calls == [(str(core_file), str(core_file), ["/a", "/b"], None, False, None)]
     assert main(["core", str(core_file), "--lib-search-root", str(core_file.parent)]) == 0
-    assert calls[1] == (str(core_file), None, None, str(core_file.parent), False)
+    assert calls[1] == (str(core_file), None, None, str(core_file.parent), False, None)
     assert main(["core", str(core_file), "--locals"]) == 0
-    assert calls[2] == (str(core_file), None, None, None, True)
+    assert calls[2] == (str(core_file), None, None, None, True, None)
 
 
 def test_json(core_file: Path, calls: list[Any], capsys: pytest.CaptureFixture[str]) -> None:
@@ -199,14 +199,17 @@ def test_interrupt_and_broken_pipe(
     assert main(["core", str(core_file)]) == code
 
 
-@pytest.mark.parametrize("flag", ["--native", "--native-all", "--native-last"])
-def test_unsupported_flags_warn_and_continue(
-    flag: str, core_file: Path, calls: list[Any], capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("flag", "mode"), [("--native", "native"), ("--native-all", "all"), ("--native-last", "last")]
+)
+def test_native_flags_select_the_mode(
+    flag: str, mode: str, core_file: Path, calls: list[Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["core", str(core_file), flag, "--exhaustive"]) == 0
     out, err = capsys.readouterr()
     assert "Traceback for thread 100" in out
-    assert err.startswith("WARNING: ") and err.count("\n") == 1 and "not supported yet" in err
+    assert err == ""
+    assert calls[-1][-1] == mode
 
 
 @pytest.mark.parametrize(

@@ -63,8 +63,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Analyze the core, print it, and fail (after the header) when no Python was found."""
-    if args.native_mode is not None:
-        warn("native frames are not supported yet; showing Python frames only")
     # --exhaustive is accepted for PyStack compatibility: the extension always tries every
     # method it has to find the interpreter, so there is nothing to switch on.
     core = _check_file(args.core, "Core")
@@ -73,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
         [p for p in args.lib_search_path.split(":") if p] if args.lib_search_path else None
     )
 
-    analysis = analyze_core(core, executable, search_path, args.lib_search_root, args.locals)
+    analysis = analyze_core(
+        core, executable, search_path, args.lib_search_root, args.locals, args.native_mode
+    )
     return print_analysis(analysis, args)
 
 

@@ -6,7 +6,7 @@ import argparse
 
 from ..analysis import analyze_process
 from ..errors import UsageError
-from .core import print_analysis, warn
+from .core import print_analysis
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
 if TYPE_CHECKING:
@@ -47,11 +47,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.native_mode is not None:
-        if args.no_block:
-            raise UsageError("native frames are only available in blocking mode")
-        warn("native frames are not supported yet; showing Python frames only")
-    analysis = analyze_process(args.pid, block=not args.no_block, locals=args.locals)
+    if args.native_mode is not None and args.no_block:
+        raise UsageError("native frames are only available in blocking mode")
+    analysis = analyze_process(
+        args.pid, block=not args.no_block, locals=args.locals, native_mode=args.native_mode
+    )
     return print_analysis(analysis, args)
 
 

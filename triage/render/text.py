@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from ..model import Analysis, CoreInfo, Frame, Thread, signal_name
+from ..native_merge import UNMERGEABLE
 from .source import SourceCache
 from .style import Palette, escape
 
@@ -75,8 +76,26 @@ def failure_line(core: CoreInfo, palette: Palette) -> str:
     )
 
 
+def native_frame_line(frame: Frame, palette: Palette) -> str:
+    """``(C) File "F", line N, in FUNC[ (inlined)] (LIB)``, with PyStack's ``???``/0 gaps."""
+    library = frame.library or "???"
+    if frame.function == "???" or frame.file is None:
+        file = frame.file or ("???" if frame.function != "???" else library)
+    else:
+        file = frame.file
+    inlined = " (inlined)" if frame.inlined else ""
+    where = palette.faint(f"({escape(library)})")
+    return (
+        f'    {palette.blue("(C)")} File "{escape(file)}", line {frame.line or 0}, '
+        f"in {palette.yellow(escape(frame.function))}{inlined} {where}"
+    )
+
+
 def frame_lines(frame: Frame, palette: Palette, sources: SourceCache) -> Iterator[str]:
-    """A Python frame and, when its file is readable here, its source line."""
+    """A Python frame and, when its file is readable here, its source line; or a native one."""
+    if frame.kind == "native":
+        yield native_frame_line(frame, palette)
+        return
     line = frame.line if frame.line is not None else UNKNOWN_LINE
     file = frame.file or "???"
     yield (
@@ -117,6 +136,8 @@ def thread_lines(
         else:
             where = f"In interpreter {thread.interpreter_id}"
         yield f"  {where} {status}"
+    if thread.merge_failed:
+        yield UNMERGEABLE
     for frame in thread.frames:
         yield from frame_lines(frame, palette, sources)
 

@@ -1,0 +1,235 @@
+#include "unwind.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+
+#include "demangle.h"
+#include "errors.h"
+
+namespace triage {
+
+namespace {
+
+#if defined(__x86_64__)
+constexpr unsigned kStackPointerReg = 7;  // DWARF register number of rsp
+#elif defined(__aarch64__)
+constexpr unsigned kStackPointerReg = 31;
+#endif
+
+// libdwfl's callbacks carry no context of ours: the module set in use is kept here for the
+// duration of each call into libdwfl (analyses do not run concurrently in one thread).
+thread_local const ModuleSet* t_modules = nullptr;
+
+struct ModulesScope {
+    explicit ModulesScope(const ModuleSet* m) : saved(t_modules) { t_modules = m; }
+    ~ModulesScope() { t_modules = saved; }
+    const ModuleSet* saved;
+};
+
+std::string baseName(const char* path) {
+    if (path == nullptr) return {};
+    const char* slash = std::strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+// Opens the file our module resolution chose (search paths, the process's root), else lets
+// libdwfl look by build id and by path.
+int findElf(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
+            char** file_name, Elf** elfp) {
+    if (t_modules != nullptr && modname != nullptr) {
+        for (const auto& m : t_modules->modules()) {
+            if (m.name != modname || m.resolved.empty()) continue;
+            int fd = ::open(m.resolved.c_str(), O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) {
+                *file_name = strdup(m.resolved.c_str());
+                return fd;
+            }
+        }
+    }
+    int fd = dwfl_build_id_find_elf(mod, userdata, modname, base, file_name, elfp);
+    if (fd >= 0 || *elfp != nullptr) return fd;
+    return dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name, elfp);
+}
+
+char* g_debuginfo_path = nullptr;
+const Dwfl_Callbacks kCoreCallbacks = {findElf, dwfl_standard_find_debuginfo, nullptr,
+                                       &g_debuginfo_path};
+const Dwfl_Callbacks kProcessCallbacks = {findElf, dwfl_standard_find_debuginfo, nullptr,
+                                          &g_debuginfo_path};
+
+struct WalkState {
+    std::vector<std::pair<uint64_t, bool>> pcs;
+    std::set<std::pair<uint64_t, uint64_t>> seen;  // (pc, sp): a repeat means a loop
+    size_t max_frames;
+    bool looped = false;
+};
+
+int onFrame(Dwfl_Frame* frame, void* arg) {
+    auto* state = static_cast<WalkState*>(arg);
+    Dwarf_Addr pc = 0;
+    bool activation = false;
+    if (!dwfl_frame_pc(frame, &pc, &activation)) return DWARF_CB_ABORT;
+    Dwarf_Word sp = 0;
+    dwfl_frame_reg(frame, kStackPointerReg, &sp);
+    if (!state->seen.insert({pc, sp}).second) {
+        state->looped = true;
+        return DWARF_CB_ABORT;
+    }
+    state->pcs.emplace_back(pc, activation);
+    return state->pcs.size() >= state->max_frames ? DWARF_CB_ABORT : DWARF_CB_OK;
+}
+
+std::string dieName(Dwarf_Die* die) {
+    Dwarf_Attribute attr;
+    for (int at : {DW_AT_linkage_name, DW_AT_MIPS_linkage_name}) {
+        if (dwarf_attr_integrate(die, at, &attr) != nullptr) {
+            if (const char* s = dwarf_formstring(&attr)) return demangle(s);
+        }
+    }
+    if (dwarf_attr_integrate(die, DW_AT_name, &attr) != nullptr) {
+        if (const char* s = dwarf_formstring(&attr)) return s;
+    }
+    return "???";
+}
+
+}  // namespace
+
+NativeUnwinder::NativeUnwinder(const ModuleSet& modules) : modules_(modules) {}
+
+NativeUnwinder::~NativeUnwinder() {
+    if (dwfl_ != nullptr) dwfl_end(dwfl_);
+    if (core_elf_ != nullptr) elf_end(core_elf_);
+}
+
+std::unique_ptr<NativeUnwinder> NativeUnwinder::forCore(const MappedFile& core,
+                                                        const std::string& executable,
+                                                        const ModuleSet& modules) {
+    std::unique_ptr<NativeUnwinder> self(new NativeUnwinder(modules));
+    ModulesScope scope(&modules);
+    elf_version(EV_CURRENT);
+    self->core_elf_ =
+        elf_memory(reinterpret_cast<char*>(const_cast<unsigned char*>(core.data())), core.size());
+    self->dwfl_ = dwfl_begin(&kCoreCallbacks);
+    if (self->core_elf_ == nullptr || self->dwfl_ == nullptr)
+        throw AnalysisError(std::string("cannot start unwinding: ") + dwfl_errmsg(-1));
+    if (dwfl_core_file_report(self->dwfl_, self->core_elf_,
+                              executable.empty() ? nullptr : executable.c_str()) < 0 ||
+        dwfl_report_end(self->dwfl_, nullptr, nullptr) != 0 ||
+        dwfl_core_file_attach(self->dwfl_, self->core_elf_) < 0)
+        throw AnalysisError(std::string("cannot read the core for unwinding: ") + dwfl_errmsg(-1));
+    return self;
+}
+
+std::unique_ptr<NativeUnwinder> NativeUnwinder::forProcess(int pid, const ModuleSet& modules) {
+    std::unique_ptr<NativeUnwinder> self(new NativeUnwinder(modules));
+    ModulesScope scope(&modules);
+    self->dwfl_ = dwfl_begin(&kProcessCallbacks);
+    if (self->dwfl_ == nullptr || dwfl_linux_proc_report(self->dwfl_, pid) != 0 ||
+        dwfl_report_end(self->dwfl_, nullptr, nullptr) != 0 ||
+        dwfl_linux_proc_attach(self->dwfl_, pid, /*assume_ptrace_stopped=*/true) != 0)
+        throw AnalysisError(std::string("cannot start unwinding the process: ") + dwfl_errmsg(-1));
+    return self;
+}
+
+std::vector<NativeFrameInfo> NativeUnwinder::unwind(int tid, size_t max_frames,
+                                                    std::string* error) {
+    ModulesScope scope(&modules_);
+    WalkState state;
+    state.max_frames = max_frames;
+    int rc = dwfl_getthread_frames(dwfl_, tid, onFrame, &state);
+    if (state.looped) {
+        *error = "native stack loops; stopped";
+    } else if (state.pcs.size() >= max_frames) {
+        *error = "native stack truncated at " + std::to_string(max_frames) + " frames";
+    } else if (rc != 0 && state.pcs.empty()) {
+        *error = std::string("cannot unwind: ") + dwfl_errmsg(-1);
+    }
+    std::vector<NativeFrameInfo> frames;
+    for (const auto& [pc, activation] : state.pcs) symbolize(pc, activation, &frames);
+    std::reverse(frames.begin(), frames.end());
+    return frames;
+}
+
+// Appends the frames at one return address, innermost first: the calls inlined there (from
+// DWARF scopes), then the function that contains them.
+void NativeUnwinder::symbolize(uint64_t pc, bool activation, std::vector<NativeFrameInfo>* out) {
+    auto key = std::make_pair(pc, activation);
+    auto cached = cache_.find(key);
+    if (cached != cache_.end()) {
+        out->insert(out->end(), cached->second.begin(), cached->second.end());
+        return;
+    }
+    // A return address points after the call: look up the call instruction itself.
+    Dwarf_Addr lookup = activation ? pc : pc - 1;
+    std::vector<NativeFrameInfo> here;
+    NativeFrameInfo frame;
+    frame.address = pc;
+    frame.function = "???";
+    Dwfl_Module* mod = dwfl_addrmodule(dwfl_, lookup);
+    if (mod != nullptr) {
+        const char* modname =
+            dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+        frame.library = baseName(modname);
+        GElf_Off offset;
+        GElf_Sym sym;
+        if (const char* name =
+                dwfl_module_addrinfo(mod, lookup, &offset, &sym, nullptr, nullptr, nullptr))
+            frame.function = demangle(name);
+        if (Dwfl_Line* line = dwfl_module_getsrc(mod, lookup)) {
+            int lineno = 0, col = 0;
+            if (const char* file = dwfl_lineinfo(line, nullptr, &lineno, &col, nullptr, nullptr)) {
+                frame.file = file;
+                frame.line = lineno;
+                frame.column = col;
+            }
+        }
+        Dwarf_Addr bias = 0;
+        Dwarf_Die* cu = dwfl_module_addrdie(mod, lookup, &bias);
+        // dwarf_getscopes gives the innermost scope; dwarf_getscopes_die on it then gives the
+        // concrete nesting (inlined call sites up to the real function), as eu-addr2line -i.
+        Dwarf_Die* scopes = nullptr;
+        Dwarf_Die* lexical = nullptr;
+        int nscopes = 0;
+        if (cu != nullptr && dwarf_getscopes(cu, lookup - bias, &lexical) > 0)
+            nscopes = dwarf_getscopes_die(&lexical[0], &scopes);
+        free(lexical);
+        Dwarf_Files* files = nullptr;
+        size_t nfiles = 0;
+        if (nscopes > 0 && dwarf_getsrcfiles(cu, &files, &nfiles) != 0) files = nullptr;
+        for (int i = 0; i < nscopes; ++i) {
+            Dwarf_Die* s = &scopes[i];
+            int tag = dwarf_tag(s);
+            if (tag == DW_TAG_subprogram) break;
+            if (tag != DW_TAG_inlined_subroutine) continue;
+            NativeFrameInfo inl = frame;
+            inl.function = dieName(s);
+            inl.inlined = true;
+            here.push_back(inl);
+            // The caller's location is where this inlined call was made.
+            Dwarf_Attribute attr;
+            Dwarf_Word value = 0;
+            frame.file.clear();
+            frame.line = 0;
+            frame.column = 0;
+            if (files && dwarf_formudata(dwarf_attr(s, DW_AT_call_file, &attr), &value) == 0) {
+                if (const char* f = dwarf_filesrc(files, value, nullptr, nullptr)) frame.file = f;
+            }
+            if (dwarf_formudata(dwarf_attr(s, DW_AT_call_line, &attr), &value) == 0)
+                frame.line = static_cast<int>(value);
+            if (dwarf_formudata(dwarf_attr(s, DW_AT_call_column, &attr), &value) == 0)
+                frame.column = static_cast<int>(value);
+        }
+        free(scopes);
+    }
+    here.push_back(frame);
+    out->insert(out->end(), here.begin(), here.end());
+    cache_.emplace(key, std::move(here));
+}
+
+}  // namespace triage

@@ -1,0 +1,46 @@
+// Native stacks: unwinding with elfutils' libdwfl (CFI from .eh_frame/.debug_frame), symbols,
+// source lines and inlined calls from DWARF, demangled names.
+#pragma once
+
+#include <elfutils/libdwfl.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "analysis.h"
+#include "mapped_file.h"
+#include "modules.h"
+
+namespace triage {
+
+class NativeUnwinder {
+  public:
+    // A session over a core (its bytes, as mapped) or over a live process whose threads are
+    // already ptrace-stopped. Libraries are looked up through `modules` (search paths, the
+    // process's own root), then by build id. Throws AnalysisError when libdwfl cannot start.
+    static std::unique_ptr<NativeUnwinder> forCore(const MappedFile& core,
+                                                   const std::string& executable,
+                                                   const ModuleSet& modules);
+    static std::unique_ptr<NativeUnwinder> forProcess(int pid, const ModuleSet& modules);
+    ~NativeUnwinder();
+    NativeUnwinder(const NativeUnwinder&) = delete;
+    NativeUnwinder& operator=(const NativeUnwinder&) = delete;
+
+    // The thread's native frames, outermost first, inlined calls included. A stack that ends
+    // early (no CFI, corrupted memory) comes back partial with `error` set.
+    std::vector<NativeFrameInfo> unwind(int tid, size_t max_frames, std::string* error);
+
+  private:
+    explicit NativeUnwinder(const ModuleSet& modules);
+    void symbolize(uint64_t pc, bool activation, std::vector<NativeFrameInfo>* out);
+
+    const ModuleSet& modules_;
+    Dwfl* dwfl_ = nullptr;
+    Elf* core_elf_ = nullptr;
+    std::map<std::pair<uint64_t, bool>, std::vector<NativeFrameInfo>> cache_;
+};
+
+}  // namespace triage

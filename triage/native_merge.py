@@ -1,0 +1,131 @@
+"""One stack per thread: native frames with the interpreter's own frames replaced by Python ones.
+
+Each C activation of the evaluation loop ran one or more Python frames: the one entered from C
+(``is_entry``) and those it called without leaving the loop (3.11+ inlines Python-to-Python
+calls). Walking the native stack outermost first, every eval-loop frame is replaced by its
+Python frames, interpreter plumbing (call trampolines, vectorcall) is dropped, and every other
+native frame stays, so the output reads as the calls really nested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .model import Frame
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
+if TYPE_CHECKING:
+    from typing import Literal
+
+    FrameClass = Literal["eval", "ignore", "other"]
+
+# C functions that only pass a Python call along; hidden when frames are merged (as PyStack).
+PLUMBING_PREFIXES = (
+    "PyEval",
+    "_PyEval",
+    "_Py",
+    "_TAIL_CALL_",
+    "PyObject_Call",
+    "call_function",
+    "classmethoddescr_call",
+    "cmpwrapper_call",
+    "fast_function",
+    "function_call",
+    "instance_call",
+    "instancemethod_call",
+    "methoddescr_call",
+    "proxy_call",
+    "slot_tp_call",
+    "type_call",
+    "weakref_call",
+    "wrap_call",
+    "wrapper_call",
+    "wrapperdescr_call",
+    "do_call_core",
+)
+
+# Functions of the collector, by their names without compiler clone suffixes.
+GC_FUNCTIONS = frozenset(
+    {
+        "collect",
+        "collect_with_callback",
+        "collect_generations",
+        "gc_collect_main",
+        "gc_collect_with_callback",
+        "gc_collect_generations",
+        "gc_collect_impl",
+        "gc_collect_region",
+        "_PyGC_Collect",
+        "PyGC_Collect",
+    }
+)
+
+UNMERGEABLE = "* - Unable to merge native stack due to insufficient native information - *"
+
+
+def base_name(function: str) -> str:
+    """``take_gil.lto_priv.0`` → ``take_gil``: compiler clones keep the function's identity."""
+    return function.split(".", 1)[0].split("@", 1)[0]
+
+
+def classify(function: str, version: tuple[int, int, int] | None) -> FrameClass:
+    """Whether a native frame is the eval loop, interpreter plumbing, or anything else."""
+    eval_name = "PyEval_EvalFrameEx" if version and version < (3, 6) else "_PyEval_EvalFrameDefault"
+    if eval_name in function:
+        return "eval"
+    if function.startswith(PLUMBING_PREFIXES):
+        return "ignore"
+    if version and version >= (3, 8) and "vectorcall" in function.lower():
+        return "ignore"
+    return "other"
+
+
+def can_merge(
+    python: Sequence[Frame], native: Sequence[Frame], version: tuple[int, int, int] | None
+) -> bool:
+    """Merging is exact only when each eval-loop activation has its entry frame."""
+    evals = sum(1 for frame in native if classify(frame.function, version) == "eval")
+    return evals == sum(1 for frame in python if frame.is_entry)
+
+
+def merge(
+    python: Sequence[Frame],
+    native: Sequence[Frame],
+    version: tuple[int, int, int] | None,
+    last_only: bool = False,
+) -> list[Frame]:
+    """The merged stack, outermost first; with ``last_only``, native frames only after the last
+    Python frame. The caller checks ``can_merge`` first."""
+    merged: list[Frame] = []
+    pending: list[Frame] = []  # native frames since the last Python frame (for last_only)
+    index = 0
+    for frame in native:
+        kind = classify(frame.function, version)
+        if kind == "eval":
+            if last_only:
+                pending.clear()
+            if index < len(python):
+                merged.append(python[index])
+                index += 1
+            while index < len(python) and not python[index].is_entry:
+                merged.append(python[index])
+                index += 1
+        elif kind == "other":
+            (pending if last_only else merged).append(frame)
+    merged.extend(pending)
+    merged.extend(python[index:])
+    return merged
+
+
+def gil_from_native(native: Sequence[Frame]) -> str | None:
+    """``waiting`` or ``dropping`` when the thread is inside the GIL's own functions."""
+    names = {base_name(frame.function) for frame in native}
+    if "take_gil" in names:
+        return "waiting"
+    if "drop_gil" in names:
+        return "dropping"
+    return None
+
+
+def collecting_from_native(native: Sequence[Frame]) -> bool:
+    return any(base_name(frame.function) in GC_FUNCTIONS for frame in native)
