@@ -34,6 +34,9 @@ struct NativeFrameInfo {
     bool inlined = false;  // a call inlined at this address (same address as its caller)
 };
 
+constexpr int kGilWaiting = 2;
+constexpr int kGilDropping = 3;
+
 struct PyThreadInfo {
     int tid = 0;  // 0 when the OS thread could not be identified
     uint64_t tstate = 0;

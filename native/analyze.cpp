@@ -3,12 +3,15 @@
 #include <elf.h>
 
 #include <chrono>
+#include <memory>
 #include <set>
+#include <unordered_map>
 
 #include "analysis.h"
 #include "corefile.h"
 #include "cpython/interpreter.h"
 #include "cpython/layout.h"
+#include "cpython/stack_scan.h"
 #include "cpython/version.h"
 #include "errors.h"
 #include "modules.h"
@@ -23,6 +26,7 @@ namespace {
 constexpr size_t kMaxPath = 4096;
 
 using Auxv = std::vector<std::pair<uint64_t, uint64_t>>;
+using StackPointers = std::unordered_map<int, uint64_t>;
 
 std::optional<uint64_t> auxvValue(const Auxv& auxv, uint64_t type) {
     for (const auto& kv : auxv)
@@ -70,8 +74,31 @@ cpython::RuntimeAddresses runtimeAddresses(const Module& python) {
     return addrs;
 }
 
+// Return-address ranges of the GIL and collector functions, from the interpreter's symbols.
+std::unique_ptr<cpython::StackScanner> makeScanner(const Memory& memory, const Module& python) {
+    const ElfFile* elf = python.file();
+    if (elf == nullptr) return nullptr;
+    auto ranges = [&](const std::vector<std::string>& names) {
+        auto r = elf->functionRanges(names);
+        for (auto& range : r)
+            range = {range.first + python.loadBias(), range.second + python.loadBias()};
+        return r;
+    };
+    cpython::StackScanner::Ranges text;
+    for (const auto& seg : elf->loadSegments()) {
+        if (seg.flags & PF_X)
+            text.emplace_back(seg.vaddr + python.loadBias(),
+                              seg.vaddr + seg.memsz + python.loadBias());
+    }
+    auto scanner = std::make_unique<cpython::StackScanner>(
+        memory, std::move(text), ranges(cpython::kTakeGilFunctions),
+        ranges(cpython::kDropGilFunctions), ranges(cpython::kCollectorFunctions));
+    return scanner->usable() ? std::move(scanner) : nullptr;
+}
+
 void analyzePython(const Memory& memory, const ModuleSet& modules, const Module* executable,
-                   const AnalysisOptions& options, Analysis* out) {
+                   const AnalysisOptions& options, const StackPointers& stack_pointers,
+                   Analysis* out) {
     std::string why_not;
     auto python = cpython::detectPython(modules, executable, memory, &why_not);
     if (!python) {
@@ -90,6 +117,9 @@ void analyzePython(const Memory& memory, const ModuleSet& modules, const Module*
     walk_options.max_frames = options.max_frames;
     walk_options.known_tids = out->tids;
     walk_options.locals = options.locals;
+    auto scanner = makeScanner(memory, *python->module);
+    walk_options.scanner = scanner.get();
+    walk_options.stack_pointers = stack_pointers;
     cpython::InterpreterWalker walker(memory, *layout, runtimeAddresses(*python->module),
                                       walk_options);
     try {
@@ -202,7 +232,9 @@ Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
         out.executable = *out.execfn;
     }
 
-    analyzePython(*core, modules, executable, options, &out);
+    StackPointers stack_pointers;
+    for (const auto& t : core->threads()) stack_pointers[t.tid] = t.stackPointer();
+    analyzePython(*core, modules, executable, options, stack_pointers, &out);
     // The name the executable was started with also names its module (as PyStack shows it).
     tryNativeStacks([&] { return NativeUnwinder::forCore(core->bytes(), out.executable, modules); },
                     options, &out);
@@ -231,7 +263,12 @@ Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
                       LibrarySearch{options.lib_search_path, options.lib_search_root, root});
     const Module* executable = findExecutable(readProcessAuxv(pid), modules);
     if (executable != nullptr) out.executable = sanitizeUtf8(executable->name);
-    analyzePython(memory, modules, executable, options, &out);
+    StackPointers stack_pointers;
+    for (int tid : out.tids) {
+        if (auto sp = stopper ? stopper->stackPointer(tid) : readBlockedStackPointer(pid, tid))
+            stack_pointers[tid] = *sp;
+    }
+    analyzePython(memory, modules, executable, options, stack_pointers, &out);
     if (stopper) {
         // Unwinding needs the threads stopped: native stacks exist in blocking mode only.
         tryNativeStacks([&] { return NativeUnwinder::forProcess(pid, modules); }, options, &out);

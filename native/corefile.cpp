@@ -5,9 +5,11 @@
 #include <libelf.h>
 #include <signal.h>
 #include <sys/procfs.h>
+#include <sys/user.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 
 #include "errors.h"
@@ -50,6 +52,15 @@ bool isFaultSignal(int signo) {
 }
 
 }  // namespace
+
+uint64_t CoreThread::stackPointer() const {
+#if defined(__x86_64__)
+    constexpr size_t kSp = offsetof(struct user_regs_struct, rsp) / sizeof(uint64_t);
+#elif defined(__aarch64__)
+    constexpr size_t kSp = offsetof(struct user_regs_struct, sp) / sizeof(uint64_t);
+#endif
+    return kSp < registers.size() ? registers[kSp] : 0;
+}
 
 std::unique_ptr<CoreFile> CoreFile::open(const std::string& path) {
     OpenedCore opened = openCoreFile(path, kMaxDecompressed);

@@ -18,6 +18,7 @@ struct CoreThread {
     int tid = 0;
     int signal = 0;                   // pr_cursig: the signal that stopped or killed this thread
     std::vector<uint64_t> registers;  // user_regs_struct words, for the native unwinder
+    uint64_t stackPointer() const;
 };
 
 struct ProcessInfo {

@@ -1,5 +1,6 @@
 #include "elf_file.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace triage {
@@ -104,7 +105,7 @@ void ElfFile::indexSymbols() const {
                     continue;
                 const char* name = elf_strptr(elf_, sh.sh_link, sym.st_name);
                 if (name == nullptr || *name == '\0') continue;
-                symbols_[name] = sym.st_value;
+                symbols_[name] = Symbol{sym.st_value, sym.st_size, type == STT_FUNC};
             }
         }
     }
@@ -114,7 +115,20 @@ std::optional<uint64_t> ElfFile::symbol(const std::string& name) const {
     if (!symbols_indexed_) indexSymbols();
     auto it = symbols_.find(name);
     if (it == symbols_.end()) return std::nullopt;
-    return it->second;
+    return it->second.value;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> ElfFile::functionRanges(
+    const std::vector<std::string>& names) const {
+    if (!symbols_indexed_) indexSymbols();
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (const auto& [name, sym] : symbols_) {
+        if (!sym.function || sym.size == 0) continue;
+        std::string base = name.substr(0, name.find('.'));
+        if (std::find(names.begin(), names.end(), base) != names.end())
+            out.emplace_back(sym.value, sym.value + sym.size);
+    }
+    return out;
 }
 
 std::optional<SectionInfo> ElfFile::section(const std::string& name) const {

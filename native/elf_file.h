@@ -44,6 +44,10 @@ class ElfFile {
 
     // Link-time value of a data or function symbol from .symtab, else .dynsym.
     std::optional<uint64_t> symbol(const std::string& name) const;
+    // Link-time [start, end) of every function whose name, without compiler clone suffixes
+    // (".constprop.0", ".lto_priv.0", ".cold"), is one of `names`.
+    std::vector<std::pair<uint64_t, uint64_t>> functionRanges(
+        const std::vector<std::string>& names) const;
     std::optional<SectionInfo> section(const std::string& name) const;
     // Hex GNU build id, empty when the file has none.
     const std::string& buildId() const { return build_id_; }
@@ -67,7 +71,11 @@ class ElfFile {
     std::vector<LoadSegment> segments_;
     std::string build_id_;
     mutable bool symbols_indexed_ = false;
-    mutable std::unordered_map<std::string, uint64_t> symbols_;
+    struct Symbol {
+        uint64_t value, size;
+        bool function;
+    };
+    mutable std::unordered_map<std::string, Symbol> symbols_;
 };
 
 // Parses the notes in [data, data+size) and returns the hex GNU build id found there, if any.

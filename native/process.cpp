@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -176,6 +177,28 @@ std::vector<int> listThreads(pid_t pid) {
     }
     closedir(dir);
     return tids;
+}
+
+std::optional<uint64_t> readBlockedStackPointer(pid_t pid, int tid) {
+    // "nr arg1 ... arg6 sp pc" while in a system call; "running" or "-1 sp pc" otherwise.
+    std::string text;
+    if (!readWholeFile(procPath(pid, ("task/" + std::to_string(tid) + "/syscall").c_str()), &text))
+        return std::nullopt;
+    std::istringstream fields(text);
+    std::vector<std::string> parts;
+    for (std::string f; fields >> f;) parts.push_back(f);
+    if (parts.size() < 3 || parts[0] == "running") return std::nullopt;
+    return std::stoull(parts[parts.size() - 2], nullptr, 16);
+}
+
+std::optional<uint64_t> ProcessStopper::stackPointer(int tid) const {
+    user_regs_struct regs;
+    if (ptrace(PTRACE_GETREGS, tid, nullptr, &regs) != 0) return std::nullopt;
+#if defined(__x86_64__)
+    return regs.rsp;
+#else
+    return regs.sp;
+#endif
 }
 
 ProcessStopper::ProcessStopper(pid_t pid) : pid_(pid) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,6 +51,8 @@ ProcessStatus readProcessStatus(pid_t pid);
 std::vector<FileMapping> readProcessMaps(pid_t pid);
 std::vector<std::pair<uint64_t, uint64_t>> readProcessAuxv(pid_t pid);
 std::vector<int> listThreads(pid_t pid);
+// The stack pointer of a thread blocked in a system call, from /proc (no ptrace needed).
+std::optional<uint64_t> readBlockedStackPointer(pid_t pid, int tid);
 
 // Stops every thread of a process for the lifetime of the object (PTRACE_SEIZE then
 // PTRACE_INTERRUPT, including threads created meanwhile) and lets it run on exactly as before
@@ -62,6 +65,8 @@ class ProcessStopper {
     ProcessStopper& operator=(const ProcessStopper&) = delete;
 
     const std::vector<int>& tids() const { return tids_; }
+    // The stack pointer of a stopped thread (PTRACE_GETREGS), nullopt when unavailable.
+    std::optional<uint64_t> stackPointer(int tid) const;
     void detach();
 
   private:

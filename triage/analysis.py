@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
     NativeMode = Literal["native", "all", "last"]
 
+# The extension's GIL codes: 1 held, 2 waiting (in take_gil), 3 dropping (in drop_gil).
+GIL_STATES: dict[int, GilState] = {1: "held", 2: "waiting", 3: "dropping"}
+
 NO_PYTHON_HELP = """\
 No Python interpreter state was found in the core. Either the process was not running Python,
 or the files it had mapped (the executable, libpython) are not the ones on this machine. Pass the
@@ -178,16 +181,11 @@ def thread_from_dict(
     With a native mode, the frames are the merged Python + native stack, and the GIL and GC
     states also come from the native frames (a thread inside take_gil is waiting for it).
     """
-    gil_raw = thread.get("gil", -1)
+    gil: GilState | None = GIL_STATES.get(thread.get("gil", -1))
+    # The extension says which thread runs the collector (machine-stack evidence, else the
+    # GIL holder while a collection runs); -1 when the collector's state cannot be read.
     gc_raw = thread.get("gc", -1)
-    gil: GilState | None = "held" if gil_raw == 1 else None
-    # The collecting flag belongs to the interpreter, not to a thread: it is set for every
-    # thread while one of them collects. Like PyStack, attribute it to the GIL holder only.
-    gc: bool | None
-    if gc_raw == -1 or (gc_raw == 1 and gil_raw == -1):
-        gc = None
-    else:
-        gc = gc_raw == 1 and gil_raw == 1
+    gc: bool | None = None if gc_raw == -1 else gc_raw == 1
     python = bool(thread.get("python", True))
     frames = tuple(frame_from_dict(frame, with_locals) for frame in thread.get("frames", ()))
     merge_failed = False

@@ -135,15 +135,17 @@ std::vector<PyThreadInfo> InterpreterWalker::walk(std::vector<std::string>* warn
             }
         }
         all_tstates_.insert(all_tstates_.end(), tstates.begin(), tstates.end());
+        std::vector<PyThreadInfo> interp_threads;
         for (uint64_t ts : tstates) {
             PyThreadInfo thread;
             thread.tstate = ts;
             thread.interpreter_id = interp_id;
             walkThread(ts, &thread);
             thread.gil = gilState(interp, ts);
-            thread.gc = gcState(interp, thread.gil);
-            threads.push_back(std::move(thread));
+            interp_threads.push_back(std::move(thread));
         }
+        applyStackActivity(collectingFlag(interp), &interp_threads);
+        for (auto& t : interp_threads) threads.push_back(std::move(t));
     }
     return threads;
 }
@@ -395,7 +397,8 @@ int InterpreterWalker::gilState(uint64_t interp, uint64_t tstate) {
     return -1;
 }
 
-int InterpreterWalker::gcState(uint64_t interp, int gil) {
+// The interpreter's "a collection is running" flag: 1, 0, or -1 when it cannot be read.
+int InterpreterWalker::collectingFlag(uint64_t interp) {
     int32_t collecting = 0;
     bool known = false;
     if (layout_.is_gc_collecting >= 0) {
@@ -405,10 +408,38 @@ int InterpreterWalker::gcState(uint64_t interp, int gil) {
     } else if (addrs_.gc_collecting) {
         known = mem_.readValue(*addrs_.gc_collecting, &collecting);
     }
-    if (!known) return -1;
-    if (collecting == 0) return 0;
-    // The collector runs in the thread that holds the GIL.
-    return gil < 0 ? -1 : gil;
+    return known ? (collecting != 0) : -1;
+}
+
+// Refines each thread's GIL state (waiting, dropping) and says which thread collects. A return
+// address near the stack pointer into take_gil/drop_gil is the innermost call in progress; a
+// collector return address anywhere on the live stack counts only while a collection runs.
+void InterpreterWalker::applyStackActivity(int collecting, std::vector<PyThreadInfo>* threads) {
+    bool collector_found = false;
+    std::vector<StackActivity> activity(threads->size());
+    for (size_t i = 0; i < threads->size(); ++i) {
+        auto sp = options_.stack_pointers.find((*threads)[i].tid);
+        if (options_.scanner == nullptr || sp == options_.stack_pointers.end()) continue;
+        activity[i] = options_.scanner->scan(sp->second);
+        collector_found |= activity[i].collector_on_stack;
+    }
+    for (size_t i = 0; i < threads->size(); ++i) {
+        PyThreadInfo& t = (*threads)[i];
+        const StackActivity& a = activity[i];
+        if (a.in_drop_gil) {
+            t.gil = kGilDropping;
+        } else if (t.gil != 1 && a.in_take_gil) {
+            t.gil = kGilWaiting;
+        }
+        if (collecting <= 0) {
+            t.gc = collecting;
+        } else if (collector_found) {
+            t.gc = a.collector_on_stack;
+        } else {
+            // No stack evidence: the collector runs in the thread that holds the GIL.
+            t.gc = t.gil < 0 ? -1 : t.gil == 1;
+        }
+    }
 }
 
 }  // namespace triage::cpython

@@ -14,6 +14,7 @@
 #include "cpython/layout.h"
 #include "cpython/objects.h"
 #include "cpython/reprs.h"
+#include "cpython/stack_scan.h"
 #include "memory.h"
 
 namespace triage::cpython {
@@ -33,6 +34,8 @@ struct WalkOptions {
     size_t max_frames = 100000;
     std::vector<int> known_tids;  // OS threads of the target: validates pthread → tid decoding
     bool locals = false;          // also read each frame's arguments and local variables
+    const StackScanner* scanner = nullptr;             // GIL/GC activity from the machine stack
+    std::unordered_map<int, uint64_t> stack_pointers;  // tid → stack pointer, when known
 };
 
 class InterpreterWalker {
@@ -73,7 +76,8 @@ class InterpreterWalker {
     PyFrameInfo makeFrame(uint64_t frame, uint64_t code_addr, int64_t byte_offset, bool entry);
     int threadId(uint64_t tstate, uint64_t pthread_id);
     int gilState(uint64_t interp, uint64_t tstate);
-    int gcState(uint64_t interp, int gil);
+    int collectingFlag(uint64_t interp);
+    void applyStackActivity(int collecting, std::vector<PyThreadInfo>* threads);
 
     const Memory& mem_;
     const Layout& layout_;

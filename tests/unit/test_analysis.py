@@ -58,11 +58,13 @@ def test_not_python(core_dict: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("gil", "gc", "expected"),
     [
+        # The extension decides which thread collects; these are its codes, passed through.
         (1, 1, ("held", True)),
         (1, 0, ("held", False)),
-        (0, 1, (None, False)),
+        (0, 1, (None, True)),
         (0, 0, (None, False)),
-        (-1, 1, (None, None)),
+        (2, 0, ("waiting", False)),
+        (3, 1, ("dropping", True)),
         (1, -1, ("held", None)),
         (-1, -1, (None, None)),
     ],
