@@ -35,26 +35,41 @@ bool readWholeFile(const std::string& path, std::string* out) {
     return true;
 }
 
+bool haveCapability(int cap) {
+    std::string status;
+    readWholeFile("/proc/self/status", &status);
+    auto pos = status.find("CapEff:");
+    if (pos == std::string::npos) return geteuid() == 0;
+    unsigned long long mask = std::strtoull(status.c_str() + pos + 7, nullptr, 16);
+    return (mask >> cap) & 1;
+}
+
 // Why ptrace was refused, in terms a user can act on.
 std::string permissionReason(pid_t pid) {
+    constexpr int kCapSysPtrace = 19;
     std::string status;
     readWholeFile(procPath(pid, "status"), &status);
-    auto pos = status.find("TracerPid:");
-    if (pos != std::string::npos) {
-        int tracer = std::atoi(status.c_str() + pos + 10);
+    auto tracer_at = status.find("TracerPid:");
+    if (tracer_at != std::string::npos) {
+        int tracer = std::atoi(status.c_str() + tracer_at + 10);
         if (tracer != 0)
             return "another tracer (pid " + std::to_string(tracer) + ") is attached to it";
     }
-    if (geteuid() != 0) {
-        std::string scope;
-        if (readWholeFile("/proc/sys/kernel/yama/ptrace_scope", &scope) && !scope.empty() &&
-            scope[0] != '0')
-            return "ptrace is restricted (kernel.yama.ptrace_scope=" + scope.substr(0, 1) +
-                   "); run as root or with CAP_SYS_PTRACE";
-        return "not root: run as root or as the process's owner with CAP_SYS_PTRACE";
-    }
-    return "the kernel refused ptrace (a container without CAP_SYS_PTRACE, or a seccomp or "
-           "LSM policy)";
+    if (haveCapability(kCapSysPtrace))
+        return "the kernel refused ptrace despite CAP_SYS_PTRACE (a seccomp or LSM policy)";
+    auto uid_at = status.find("Uid:");
+    unsigned owner =
+        uid_at == std::string::npos ? 0 : std::strtoul(status.c_str() + uid_at + 4, nullptr, 10);
+    if (owner != geteuid())
+        return "it belongs to uid " + std::to_string(owner) +
+               ": run as that user, or as root with CAP_SYS_PTRACE (containers: --cap-add "
+               "SYS_PTRACE)";
+    std::string scope;
+    if (readWholeFile("/proc/sys/kernel/yama/ptrace_scope", &scope) && !scope.empty() &&
+        scope[0] != '0')
+        return "ptrace is restricted (kernel.yama.ptrace_scope=" + scope.substr(0, 1) +
+               "); run as root or with CAP_SYS_PTRACE";
+    return "the kernel refused ptrace (a seccomp or LSM policy)";
 }
 
 }  // namespace

@@ -37,6 +37,27 @@ StackScanner::StackScanner(const Memory& memory, Ranges interpreter_text, Ranges
     for (Ranges* r : {&text_, &take_gil_, &drop_gil_, &collector_}) std::sort(r->begin(), r->end());
 }
 
+// A return address follows a call instruction; data that happens to point into the code
+// usually does not. The x86-64 forms: E8 rel32, and FF /2 with its register, [reg], disp8,
+// disp32, RIP-relative and SIB addressing forms.
+bool StackScanner::followsCall(uint64_t addr) const {
+#if defined(__x86_64__)
+    unsigned char b[7];
+    if (addr < sizeof b || !mem_.read(addr - sizeof b, b, sizeof b)) return false;
+    auto at = [&](int back) { return b[sizeof b - back]; };
+    if (at(5) == 0xE8) return true;
+    if (at(2) == 0xFF && (at(1) & 0xF8) == 0xD0) return true;                     // call reg
+    if (at(3) == 0xFF && ((at(2) & 0xF8) == 0x50 || at(2) == 0x14)) return true;  // disp8, SIB
+    if (at(4) == 0xFF && at(3) == 0x54) return true;                              // SIB disp8
+    if (at(6) == 0xFF && (at(5) == 0x15 || (at(5) & 0xF8) == 0x90)) return true;  // disp32, RIP
+    if (at(7) == 0xFF && at(6) == 0x94) return true;                              // SIB disp32
+    return false;
+#else
+    (void)addr;
+    return true;
+#endif
+}
+
 StackActivity StackScanner::scan(uint64_t sp) const {
     StackActivity activity;
     if (sp == 0) return activity;
@@ -46,7 +67,7 @@ StackActivity StackScanner::scan(uint64_t sp) const {
         size_t got = mem_.readSome((sp & ~uint64_t{7}) + done, words.data(), kChunk) / 8;
         for (size_t i = 0; i < got; ++i) {
             uint64_t w = words[i];
-            if (!innermost_seen && inAny(text_, w)) {
+            if (!innermost_seen && inAny(text_, w) && followsCall(w)) {
                 innermost_seen = true;
                 activity.in_take_gil = inAny(take_gil_, w);
                 activity.in_drop_gil = inAny(drop_gil_, w);

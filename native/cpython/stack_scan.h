@@ -14,11 +14,11 @@
 namespace triage::cpython {
 
 // What the live part of a thread's stack shows. The innermost word that points into the
-// interpreter's code is taken as the return address of the interpreter's innermost active
-// call (the frames below it belong to libc: futex waits, sleeps): when it is in take_gil or
-// drop_gil, the thread is inside that call. A stale address left in an uninitialized slot
-// could mislead a deeper match, so only the innermost one counts. The collector, called far
-// up the stack, is looked for anywhere, and is only believed while the interpreter's own
+// interpreter's code just after a call instruction is taken as the return address of the
+// interpreter's innermost active call (the frames below it belong to libc: futex waits, sleeps):
+// when it is in take_gil or drop_gil, the thread is inside that call. A stale address left in an
+// uninitialized slot could mislead a deeper match, so only the innermost one counts. The collector,
+// called far up the stack, is looked for anywhere, and is only believed while the interpreter's own
 // "collecting" flag is set (see InterpreterWalker).
 struct StackActivity {
     bool in_take_gil = false;
@@ -39,6 +39,7 @@ class StackScanner {
     StackActivity scan(uint64_t sp) const;
 
   private:
+    bool followsCall(uint64_t addr) const;
     const Memory& mem_;
     Ranges text_, take_gil_, drop_gil_, collector_;
 };
