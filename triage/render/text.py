@@ -179,9 +179,14 @@ def write_text(
     sources = sources if sources is not None else SourceCache()
     if analysis.source.kind == "core":
         _emit(out, header_lines(analysis, palette))
-    if analysis.warnings:
+    warnings = [f"WARNING: {escape(message)}" for message in analysis.warnings]
+    warnings += [
+        f"WARNING: Failed to locate {escape(path)} (mapped by the process, not on this machine)"
+        for path in analysis.missing_libraries
+    ]
+    if warnings:
         out.flush()  # keep stdout and stderr in order on a terminal
-        _emit(err, [f"WARNING: {escape(message)}" for message in analysis.warnings])
+        _emit(err, warnings)
     for thread, lines in threads_lines(analysis.threads, palette, sources):
         _emit(out, lines)
         warnings = thread_warning_lines(thread)
