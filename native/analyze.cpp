@@ -9,6 +9,7 @@
 
 #include "analysis.h"
 #include "corefile.h"
+#include "cpython/debug_offsets.h"
 #include "cpython/interpreter.h"
 #include "cpython/layout.h"
 #include "cpython/stack_scan.h"
@@ -106,12 +107,19 @@ void analyzePython(const Memory& memory, const ModuleSet& modules, const Module*
         return;
     }
     out->python_version = python->version;
-    const cpython::Layout* layout =
-        cpython::layoutFor(python->version.major, python->version.minor);
-    if (layout == nullptr) {
+    const cpython::Layout* known = cpython::layoutFor(python->version.major, python->version.minor);
+    if (known == nullptr) {
         out->python_error = "unsupported Python version " + std::to_string(python->version.major) +
                             "." + std::to_string(python->version.minor);
         return;
+    }
+    cpython::Layout layout = *known;
+    cpython::RuntimeAddresses addrs = runtimeAddresses(*python->module);
+    if (layout.minor >= 13 && addrs.runtime) {
+        std::string why;
+        if (!cpython::applyDebugOffsets(memory, *addrs.runtime, &layout, &why))
+            out->warnings.push_back(why + "; using the offsets of " + std::to_string(layout.major) +
+                                    "." + std::to_string(layout.minor) + ".0");
     }
     cpython::WalkOptions walk_options;
     walk_options.max_frames = options.max_frames;
@@ -120,8 +128,7 @@ void analyzePython(const Memory& memory, const ModuleSet& modules, const Module*
     auto scanner = makeScanner(memory, *python->module);
     walk_options.scanner = scanner.get();
     walk_options.stack_pointers = stack_pointers;
-    cpython::InterpreterWalker walker(memory, *layout, runtimeAddresses(*python->module),
-                                      walk_options);
+    cpython::InterpreterWalker walker(memory, layout, addrs, walk_options);
     try {
         out->threads = walker.walk(&out->warnings);
     } catch (const AnalysisError& e) {
