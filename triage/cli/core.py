@@ -80,13 +80,17 @@ def run(args: argparse.Namespace) -> int:
 def print_analysis(analysis: Analysis, args: argparse.Namespace) -> int:
     """Print as text or JSON; fail (after printing what there is) when no Python was found."""
     failure = failure_reason(analysis)
+    if failure is not None and analysis.warnings:
+        # The error stays one line: what went wrong before (a truncated core) leads it.
+        failure = "; ".join((*analysis.warnings, failure))
     _tolerate_unencodable(sys.stdout)
     if args.json:
         from ..render.json import write_json  # json is only imported when asked for
 
         write_json(analysis, sys.stdout, failure)
     else:
-        write_text(analysis, sys.stdout, sys.stderr, color_enabled(sys.stdout, args.no_color))
+        color = color_enabled(sys.stdout, args.no_color)
+        write_text(analysis, sys.stdout, sys.stderr, color, show_warnings=failure is None)
     if failure is not None:
         raise AnalysisFailed(failure, help=_failure_help(analysis))
     return 0

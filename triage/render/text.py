@@ -173,8 +173,10 @@ def write_text(
     err: TextIO,
     color: bool = False,
     sources: SourceCache | None = None,
+    show_warnings: bool = True,
 ) -> None:
-    """Print the header and every thread to ``out``, warnings to ``err``."""
+    """Print the header and every thread to ``out``, warnings to ``err`` (unless the caller
+    reports them itself, e.g. inside a one-line error)."""
     palette = Palette(color)
     sources = sources if sources is not None else SourceCache()
     if analysis.source.kind == "core":
@@ -184,7 +186,7 @@ def write_text(
         f"WARNING: Failed to locate {escape(path)} (mapped by the process, not on this machine)"
         for path in analysis.missing_libraries
     ]
-    if warnings:
+    if warnings and show_warnings:
         out.flush()  # keep stdout and stderr in order on a terminal
         _emit(err, warnings)
     for thread, lines in threads_lines(analysis.threads, palette, sources):

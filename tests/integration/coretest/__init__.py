@@ -1,0 +1,1 @@
+"""Support code of the integration suite: interpreters, scenario cores, tools and parsers."""
