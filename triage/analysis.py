@@ -187,6 +187,7 @@ def thread_from_dict(
     gc_raw = thread.get("gc", -1)
     gc: bool | None = None if gc_raw == -1 else gc_raw == 1
     python = bool(thread.get("python", True))
+    warnings = tuple(thread.get("warnings", ()))
     frames = tuple(frame_from_dict(frame, with_locals) for frame in thread.get("frames", ()))
     merge_failed = False
     if native_mode is not None:
@@ -198,7 +199,14 @@ def thread_from_dict(
         elif native and can_merge(frames, native, version):
             frames = tuple(merge(frames, native, version, last_only=native_mode == "last"))
         else:
+            # Usually a library that is not on this machine (no CFI to unwind through it):
+            # the native frames stop early and cannot be matched to the Python ones.
             merge_failed = True
+            warnings = (
+                *warnings,
+                f"native stack ({len(native)} frames) could not be merged with the Python "
+                "stack; Python frames only",
+            )
     tid = thread["tid"]
     return Thread(
         tid=tid,
@@ -209,7 +217,7 @@ def thread_from_dict(
         python=python,
         interpreter_id=thread.get("interpreter_id") if python else None,
         truncated=bool(thread.get("truncated", False)),
-        warnings=tuple(thread.get("warnings", ())),
+        warnings=warnings,
         merge_failed=merge_failed,
     )
 

@@ -45,6 +45,7 @@ def thread_to_json(thread: Thread) -> dict[str, Any]:
         "gc": thread.gc,
         "interpreter_id": thread.interpreter_id,
         "truncated": thread.truncated,
+        "merge_failed": thread.merge_failed,
         "warnings": list(thread.warnings),
         "frames": [frame_to_json(frame) for frame in thread.frames],
     }
