@@ -31,6 +31,7 @@ struct NativeFrameInfo {
     int line = 0;          // 0 when unknown
     int column = 0;
     std::string library;   // file name of the module, empty when the address is in none
+    uint64_t offset = 0;   // address - the module's load address: locates a frame without symbols
     bool inlined = false;  // a call inlined at this address (same address as its caller)
 };
 

@@ -173,9 +173,11 @@ void NativeUnwinder::symbolize(uint64_t pc, bool activation, std::vector<NativeF
     frame.function = "???";
     Dwfl_Module* mod = dwfl_addrmodule(dwfl_, lookup);
     if (mod != nullptr) {
+        Dwarf_Addr low = 0;
         const char* modname =
-            dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+            dwfl_module_info(mod, nullptr, &low, nullptr, nullptr, nullptr, nullptr, nullptr);
         frame.library = baseName(modname);
+        frame.offset = pc - low;
         GElf_Off offset;
         GElf_Sym sym;
         if (const char* name =

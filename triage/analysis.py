@@ -7,7 +7,13 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from .errors import AnalysisFailed, InputError, TriageError
 from .model import Analysis, CoreInfo, Frame, Source, Thread
-from .native_merge import can_merge, collecting_from_native, gil_from_native, merge
+from .native_merge import (
+    can_merge,
+    collecting_from_native,
+    gil_from_native,
+    merge,
+    merge_partial,
+)
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
 if TYPE_CHECKING:
@@ -198,6 +204,13 @@ def thread_from_dict(
             frames = native
         elif native and can_merge(frames, native, version):
             frames = tuple(merge(frames, native, version, last_only=native_mode == "last"))
+        elif (partial := merge_partial(frames, native, version, native_mode == "last")) is not None:
+            frames = tuple(partial)
+            warnings = (
+                *warnings,
+                "native stack cut short (a library missing here?); "
+                "outer Python frames are shown without their native callers",
+            )
         else:
             # Usually a library that is not on this machine (no CFI to unwind through it):
             # the native frames stop early and cannot be matched to the Python ones.
@@ -232,6 +245,7 @@ def native_frame_from_dict(frame: Mapping[str, Any]) -> Frame:
         line=line,
         library=frame.get("library"),
         address=frame.get("address"),
+        offset=frame.get("offset"),
         inlined=bool(frame.get("inlined", False)),
     )
 

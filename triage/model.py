@@ -52,6 +52,7 @@ class Frame:
     is_entry: bool = False  # Python frame entered from C (needed to merge native stacks)
     library: str | None = None
     address: int | None = None
+    offset: int | None = None  # native: address relative to the library's load address
     inlined: bool = False
     # With --locals: (name, repr) pairs in the code object's order; None when not collected.
     arguments: tuple[tuple[str, str], ...] | None = None

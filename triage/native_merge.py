@@ -129,3 +129,37 @@ def gil_from_native(native: Sequence[Frame]) -> str | None:
 
 def collecting_from_native(native: Sequence[Frame]) -> bool:
     return any(base_name(frame.function) in GC_FUNCTIONS for frame in native)
+
+
+# Where every complete native stack starts: a stack whose outermost frame is none of these was
+# cut short (no CFI to unwind through a library missing here).
+THREAD_ROOTS = frozenset({"_start", "__libc_start_main", "start_thread", "clone", "clone3"})
+
+
+def truncated(native: Sequence[Frame]) -> bool:
+    if not native:
+        return False
+    outermost = base_name(native[0].function).lstrip("_")
+    return not any(outermost == root.lstrip("_") for root in THREAD_ROOTS)
+
+
+def merge_partial(
+    python: Sequence[Frame],
+    native: Sequence[Frame],
+    version: tuple[int, int, int] | None,
+    last_only: bool = False,
+) -> list[Frame] | None:
+    """Merge a native stack that was cut short on its outer side.
+
+    The innermost native frames are still right: they cover the innermost eval-loop
+    activations, so they are merged with the matching innermost Python frames, and the outer
+    Python frames come first, unmatched. None when that alignment is impossible."""
+    if not truncated(native):
+        return None
+    evals = sum(1 for frame in native if classify(frame.function, version) == "eval")
+    entries = [index for index, frame in enumerate(python) if frame.is_entry]
+    if evals > len(entries):
+        return None
+    # With no eval-loop frame left, every native frame is inner to the last Python frame.
+    split = entries[len(entries) - evals] if evals else len(python)
+    return list(python[:split]) + merge(python[split:], native, version, last_only)

@@ -71,6 +71,7 @@ py::dict nativeFrameDict(const NativeFrameInfo& f) {
     d["column"] = f.column;
     d["library"] = f.library.empty() ? py::object(py::none()) : py::object(py::str(f.library));
     d["inlined"] = f.inlined;
+    d["offset"] = f.offset;
     return d;
 }
 

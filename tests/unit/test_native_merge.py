@@ -10,6 +10,7 @@ from triage.native_merge import (
     collecting_from_native,
     gil_from_native,
     merge,
+    merge_partial,
 )
 
 V312 = (3, 12, 1)
@@ -86,3 +87,25 @@ def test_gil_and_gc_from_native_frames_ignore_clone_suffixes() -> None:
     assert collecting_from_native([c("gc_collect_main")])
     assert collecting_from_native([c("collect.constprop.0")])
     assert not collecting_from_native([c("collector_thread")])
+
+
+def test_a_stack_cut_short_merges_its_innermost_part() -> None:
+    python = [py("main", True), py("enter", False), py("callback", True)]
+    # Unwinding stopped inside a library missing here: the outer frames are gone.
+    native = [c("???"), c("_PyEval_EvalFrameDefault"), c("time_sleep")]
+    assert not can_merge(python, native, V312)
+    merged = merge_partial(python, native, V312)
+    assert merged is not None
+    assert names(merged) == ["py:main", "py:enter", "c:???", "py:callback", "c:time_sleep"]
+
+
+def test_a_complete_stack_is_never_merged_partially() -> None:
+    python = [py("main", True), py("callback", True)]
+    native = [c("_start"), c("_PyEval_EvalFrameDefault"), c("time_sleep")]
+    assert merge_partial(python, native, V312) is None
+
+
+def test_a_stack_cut_before_any_eval_frame_goes_after_the_python_frames() -> None:
+    python = [py("main", True), py("callback", True)]
+    merged = merge_partial(python, [c("???")], V312)
+    assert merged is not None and names(merged) == ["py:main", "py:callback", "c:???"]

@@ -32,6 +32,7 @@ def frame_to_json(frame: Frame) -> dict[str, Any]:
     else:
         data["library"] = frame.library
         data["address"] = hex(frame.address) if frame.address is not None else None
+        data["offset"] = hex(frame.offset) if frame.offset is not None else None
         data["inlined"] = frame.inlined
     return data
 
