@@ -41,3 +41,21 @@ class UsageError(TriageError):
     """The command line is inconsistent in a way argparse cannot check by itself."""
 
     exit_code = EXIT_USAGE
+
+
+class StoreError(TriageError):
+    """The crash database cannot be opened, read or written; the message names the database."""
+
+    exit_code = EXIT_INPUT
+
+
+class SpoolError(TriageError):
+    """A spool directory cannot be watched or read."""
+
+    exit_code = EXIT_INPUT
+
+
+class ReportError(TriageError):
+    """The HTML report cannot be written (templates missing, output directory unwritable)."""
+
+    exit_code = EXIT_INPUT

@@ -1,0 +1,308 @@
+"""The pipeline and query commands as a user runs them (subprocesses on a real database)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import PYTHON, rows, run_triage
+
+GROUP_FIELDS = {
+    "id",
+    "hash",
+    "signature",
+    "count",
+    "first_seen",
+    "last_seen",
+    "executables",
+    "python_versions",
+    "hosts",
+}
+CRASH_FIELDS = {
+    "id",
+    "path",
+    "sha256",
+    "status",
+    "error",
+    "group",
+    "received_at",
+    "analyzed_at",
+    "executable",
+    "python_version",
+    "signal",
+    "host",
+}
+
+
+class Ingested:
+    def __init__(self, workdir: Path, result: subprocess.CompletedProcess[str]) -> None:
+        self.workdir = workdir
+        self.db = workdir / "triage.db"
+        self.url = f"sqlite:///{self.db}"
+        self.result = result
+
+    def run(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        return run_triage(*args, "--db", self.url, cwd=self.workdir, **kwargs)
+
+    def json(self, *args: str) -> Any:
+        result = self.run(*args, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def ingested(
+    tmp_path_factory: pytest.TempPathFactory, cores: dict[str, list[Path]], sleep_core: Path
+) -> Ingested:
+    workdir = tmp_path_factory.mktemp("cli")
+    inbox = workdir / "inbox"
+    inbox.mkdir()
+    paths = []
+    for bug, found in cores.items():
+        for number, core in enumerate(found):
+            target = inbox / f"{bug}.{number}"
+            shutil.copyfile(core, target)
+            sidecar = {"host": f"web-{number % 2 + 1}", "service": "shop", "release": "7"}
+            (inbox / f"{bug}.{number}.json").write_text(json.dumps(sidecar))
+            paths.append(str(target))
+    shutil.copyfile(sleep_core, inbox / "sleep.core")
+    (inbox / "junk").write_bytes(b"junk" * 100)
+    paths += [str(inbox / "sleep.core"), str(inbox / "junk")]
+    result = run_triage("ingest", *paths, "--db", f"sqlite:///{workdir / 'triage.db'}", cwd=workdir)
+    return Ingested(workdir, result)
+
+
+def test_ingest_reports_every_core_and_exits_1_when_some_failed(ingested: Ingested) -> None:
+    assert ingested.result.returncode == 1, ingested.result.stderr
+    lines = ingested.result.stdout.splitlines()
+    assert len(lines) == 10
+    assert sum(" done " in line for line in lines) == 8
+    assert any("junk: not a core file" in line for line in lines)
+    assert any("sleep.core: not a Python process" in line for line in lines)
+    assert "Traceback" not in ingested.result.stderr
+
+
+def test_ingesting_again_adds_nothing(ingested: Ingested) -> None:
+    before = rows(ingested.db)
+    result = ingested.run("ingest", str(ingested.workdir / "inbox" / "abort.0"))
+    assert result.returncode == 0, result.stderr
+    assert len(rows(ingested.db)) == len(before)
+
+
+def test_groups_table(ingested: Ingested) -> None:
+    result = ingested.run("groups")
+    assert result.returncode == 0, result.stderr
+    header, *lines = result.stdout.splitlines()
+    assert header.split()[:3] == ["id", "hash", "count"]
+    assert len(lines) == 4  # three Python bugs and the `sleep` core
+    assert "SIGABRT | app:handle | app:serve | app:<module>" in lines[0]
+
+
+def test_groups_json_has_the_documented_fields(ingested: Ingested) -> None:
+    groups = ingested.json("groups")
+    assert [g["count"] for g in groups] == [4, 2, 2, 1]
+    assert all(GROUP_FIELDS <= set(g) for g in groups)
+    assert groups[0]["hosts"] == ["web-1", "web-2"]
+    assert groups[0]["python_versions"] == [".".join(map(str, sys.version_info[:3]))]
+    assert "no-stack | sleep" in groups[-1]["signature"]
+
+
+def test_groups_csv(ingested: Ingested) -> None:
+    result = ingested.run("groups", "--csv")
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["count"] for row in table] == ["4", "2", "2", "1"]
+    assert len(table[0]["hash"]) == 64
+
+
+@pytest.mark.parametrize(
+    ("filters", "counts"),
+    [
+        (("--host", "web-1"), [2, 1, 1]),
+        (("--python", f"{sys.version_info[0]}.{sys.version_info[1]}"), [4, 2, 2]),
+        (("--python", "2.7"), []),
+        (("--since", "1h"), [4, 2, 2, 1]),
+        (("--since", "2999-01-01"), []),
+        (("--executable", "sleep"), [1]),
+    ],
+)
+def test_groups_filters(ingested: Ingested, filters: tuple[str, ...], counts: list[int]) -> None:
+    assert [g["count"] for g in ingested.json("groups", *filters)] == counts
+
+
+def test_groups_sort_and_limit(ingested: Ingested) -> None:
+    newest = ingested.json("groups", "--sort", "last", "--limit", "1")
+    assert len(newest) == 1
+    everything = ingested.json("groups", "--sort", "first")
+    assert len(everything) == 4
+
+
+def test_show_by_id_and_by_hash_prefix(ingested: Ingested) -> None:
+    first = ingested.json("groups")[0]
+    by_id = ingested.run("show", str(first["id"]))
+    by_hash = ingested.run("show", first["hash"][:8])
+    assert by_id.returncode == 0 and by_id.stdout == by_hash.stdout
+    text = by_id.stdout
+    assert f"Signature: {first['signature']}" in text
+    assert "Hosts:           web-1 (2), web-2 (2)" in text
+    assert "in handle" in text and "Latest occurrences:" in text
+
+
+def test_show_json_and_explain(ingested: Ingested) -> None:
+    group = ingested.json("show", "1")
+    assert GROUP_FIELDS <= set(group)
+    assert len(group["crashes"]) == group["count"] == 4
+    assert all(CRASH_FIELDS <= set(crash) for crash in group["crashes"])
+    ids = [crash["id"] for crash in group["crashes"]]
+    assert group["stack"]["schema"] == 1 and group["stack"]["threads"]
+    assert len(ids) == len(set(ids))
+    explained = ingested.run("show", "1", "--explain").stdout
+    assert (
+        "frame python app:handle" in explained
+        and "skipped" not in explained.split("Hashed text")[0]
+    )
+
+
+def test_show_unknown_group_fails_in_one_line(ingested: Ingested) -> None:
+    result = ingested.run("show", "999999")
+    assert result.returncode == 3
+    assert result.stderr == "triage: error: no group 999999\n"
+
+
+def test_crashes_failed_show_their_errors(ingested: Ingested) -> None:
+    failed = ingested.json("crashes", "--status", "failed")
+    assert {Path(c["path"]).name for c in failed} == {"junk", "sleep.core"}
+    assert all(c["error"] for c in failed)
+    table = ingested.run("crashes", "--status", "failed").stdout
+    assert "not a core file" in table
+    ok = ingested.json("crashes", "--status", "ok")
+    assert len(ok) == 8 and all(CRASH_FIELDS <= set(c) for c in ok)
+    in_group = ingested.json("crashes", "--group", "1")
+    assert len(in_group) == 4
+
+
+def test_resign_recomputes_from_stored_stacks(ingested: Ingested, tmp_path: Path) -> None:
+    copy = tmp_path / "copy.db"
+    shutil.copyfile(ingested.db, copy)
+    url = f"sqlite:///{copy}"
+    before = {g["id"]: g["count"] for g in ingested.json("groups")}
+    same = run_triage("resign", "--db", url, cwd=tmp_path)
+    assert same.returncode == 0, same.stderr
+    assert "recomputed 9 signature(s): 4 group(s)" in same.stdout
+    after = json.loads(run_triage("groups", "--db", url, "--json", cwd=tmp_path).stdout)
+    assert {g["id"]: g["count"] for g in after} == before  # unchanged rules: same ids
+    rules = tmp_path / "coarse.toml"
+    rules.write_text('frames = 1\nskip_python = ["app:(handle|serve|flush_cache|shutdown)$"]\n')
+    merged = run_triage("resign", "--db", url, "--signature-config", str(rules), cwd=tmp_path)
+    assert merged.returncode == 0, merged.stderr
+    coarse = json.loads(run_triage("groups", "--db", url, "--json", cwd=tmp_path).stdout)
+    assert [g["count"] for g in coarse] == [6, 2, 1]
+    assert coarse[0]["signature"] == "SIGABRT | app:<module>"
+    assert {r["rules_version"] for r in rows(copy, "SELECT rules_version FROM groups")} != {"1"}
+
+
+def test_retry_failed_after_a_timeout(tmp_path: Path, cores: dict[str, list[Path]]) -> None:
+    core = Path(shutil.copyfile(cores["segv"][0], tmp_path / "core.SLOW"))
+    url = f"sqlite:///{tmp_path / 'retry.db'}"
+    env = dict(os.environ, TRIAGE_WORKER_FAULT="hang:SLOW")
+    first = run_triage("ingest", str(core), "--db", url, "--time-limit", "1", cwd=tmp_path, env=env)
+    assert first.returncode == 1 and "timed out after 1 s" in first.stdout
+    again = run_triage("ingest", "--retry-failed", "--db", url, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    crashes = rows(tmp_path / "retry.db")
+    assert [(c["status"], c["error"]) for c in crashes] == [("done", None)], again.stdout
+
+
+def test_ingest_shows_a_progress_bar_on_a_terminal(
+    tmp_path: Path, cores: dict[str, list[Path]]
+) -> None:
+    paths = [
+        str(shutil.copyfile(core, tmp_path / f"c{n}")) for n, core in enumerate(cores["abort"][:3])
+    ]
+    main, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [PYTHON, "-m", "triage", "ingest", *paths, "--db", f"sqlite:///{tmp_path / 'p.db'}"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=secondary,
+    )
+    os.close(secondary)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(main)
+    assert b"analyzing [" in output and b"3/3" in output
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("ingest",), 2, "give at least one CORE"),
+        (("groups", "--db", "sqlite:////nonexistent/dir/x.db"), 3, "/nonexistent/dir/x.db"),
+        (("groups", "--since", "soon"), 2, "neither an age"),
+        (("ingest", "missing-core", "--db", "sqlite:///x.db"), 3, "missing-core: no such file"),
+    ],
+)
+def test_errors_are_one_line_with_the_documented_exit_code(
+    tmp_path: Path, args: tuple[str, ...], code: int, message: str
+) -> None:
+    result = run_triage(*args, cwd=tmp_path)
+    assert result.returncode == code
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_core_start_up_imports_neither_sqlalchemy_nor_watchdog() -> None:
+    code = (
+        "import sys, triage.cli; triage.cli.build_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sqlalchemy', 'watchdog', 'alembic', 'subprocess')))"
+    )
+    result = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_demo(tmp_path: Path) -> None:
+    result = run_triage("demo", "--dir", str(tmp_path / "demo"), cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    groups = rows(tmp_path / "demo" / "triage.db", "SELECT * FROM groups ORDER BY id")
+    assert len(groups) == 3 and all(g["count"] >= 3 for g in groups), groups
+    failed = rows(tmp_path / "demo" / "triage.db", "SELECT * FROM crashes WHERE status='failed'")
+    assert failed == []
+    assert "callback_abort:priority" in result.stdout and "database:" in result.stdout
+
+
+def test_demo_gcore_fallback_finds_the_same_frames(tmp_path: Path) -> None:
+    """Where core_pattern sends cores elsewhere, the demo parks the program and uses gcore."""
+    if shutil.which("gcore") is None:
+        pytest.skip("gcore (gdb) is not installed")
+    import triage.samples
+    from triage.samples.cores import _gcore
+    from triage.signature import compute
+
+    source = Path(triage.samples.__file__).parent / "programs" / "callback_abort.py"
+    program = shutil.copyfile(source, tmp_path / "callback_abort.py")
+    core = _gcore([PYTHON, "-E", str(program)], str(tmp_path), None)
+    result = run_triage("core", core, "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    signature = compute(json.loads(result.stdout))
+    assert signature.text.split(" | ", 1)[1] == (
+        "callback_abort:priority | callback_abort:dispatch | callback_abort:main"
+        " | callback_abort:<module>"
+    ), signature.notes

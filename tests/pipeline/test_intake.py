@@ -1,0 +1,156 @@
+"""Recording one spool file (``triage.spool.intake.ingest_file``), without any analysis."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from triage.spool.intake import ingest_file
+from triage.spool.names import is_candidate
+from triage.store import FAILED, PENDING, Crash, Store, open_store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'intake.db'}")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> Path:
+    path = tmp_path / "spool"
+    path.mkdir()
+    return path
+
+
+def crash(store: Store, crash_id: int | None) -> Crash:
+    assert crash_id is not None
+    with store.session() as session:
+        found = session.get(Crash, crash_id)
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize(
+    ("name", "candidate"),
+    [
+        ("core.123", True),
+        ("core", True),
+        (".core.123", False),
+        (".#core.abc", False),
+        ("core.123.tmp", False),
+        ("core.123.part", False),
+        ("core.123.json", False),
+    ],
+)
+def test_spool_temporaries_are_not_candidates(name: str, candidate: bool) -> None:
+    assert is_candidate(f"/spool/{name}") is candidate
+
+
+def test_a_core_is_queued_with_its_sidecar(
+    store: Store, spool: Path, cores: dict[str, list[Path]]
+) -> None:
+    core = spool / "core.1"
+    shutil.copyfile(cores["abort"][0], core)
+    context = {"host": "web-7", "service": "shop", "release": "1.2", "tags": {"az": "b"}}
+    (spool / "core.1.json").write_text(json.dumps(context))
+    intake = ingest_file(store, str(core), str(spool))
+    assert intake.outcome == "queued"
+    row = crash(store, intake.crash_id)
+    assert (row.status, row.host, row.service, row.release) == (PENDING, "web-7", "shop", "1.2")
+    assert row.context == context and row.sha256 is not None and row.size == core.stat().st_size
+
+
+def test_the_same_core_twice_is_one_crash(
+    store: Store, spool: Path, cores: dict[str, list[Path]]
+) -> None:
+    first = ingest_file(store, str(shutil.copyfile(cores["abort"][0], spool / "a")), str(spool))
+    again = ingest_file(store, str(spool / "a"), str(spool))
+    copy = ingest_file(store, str(shutil.copyfile(cores["abort"][0], spool / "b")), str(spool))
+    assert first.outcome == "queued"
+    assert (again.outcome, again.crash_id) == ("known", first.crash_id)
+    assert (copy.outcome, copy.crash_id) == ("known", first.crash_id)
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (b"", "empty file"),
+        (os.urandom(4096), "not a core file"),
+        (b"\x7fELF\x02\x01\x01" + b"\0" * 9 + b"\x02\x00" + b"\0" * 100, "an executable, not"),
+    ],
+    ids=["zero-bytes", "random-bytes", "elf-header-not-core"],
+)
+def test_files_that_are_not_cores_are_recorded_failed(
+    store: Store, spool: Path, content: bytes, error: str
+) -> None:
+    path = spool / "core.bad"
+    path.write_bytes(content)
+    intake = ingest_file(store, str(path), str(spool))
+    assert intake.outcome == "failed" and error in (intake.error or "")
+    assert crash(store, intake.crash_id).status == FAILED
+    assert path.read_bytes() == content  # never touched
+
+
+def test_a_real_executable_is_not_a_core(store: Store, spool: Path) -> None:
+    path = Path(shutil.copyfile("/bin/true", spool / "true"))
+    intake = ingest_file(store, str(path), str(spool))
+    assert intake.outcome == "failed"
+    assert "ELF file but a shared object" in (intake.error or "") or "executable" in (
+        intake.error or ""
+    )
+
+
+def test_a_failed_file_is_not_recorded_again_on_rescan(store: Store, spool: Path) -> None:
+    path = spool / "empty"
+    path.touch()
+    first = ingest_file(store, str(path), str(spool))
+    second = ingest_file(store, str(path), str(spool))
+    assert (second.outcome, second.crash_id) == ("known", first.crash_id)
+
+
+def test_symlinks_out_of_the_spool_are_not_followed(
+    store: Store, spool: Path, tmp_path: Path, cores: dict[str, list[Path]]
+) -> None:
+    (spool / "escape").symlink_to(cores["abort"][0])
+    (spool / "passwd").symlink_to("/etc/passwd")
+    for name in ("escape", "passwd"):
+        intake = ingest_file(store, str(spool / name), str(spool))
+        assert intake.outcome == "failed" and "outside the spool" in (intake.error or "")
+        assert crash(store, intake.crash_id).sha256 is None  # the target was never read
+
+
+def test_a_symlink_inside_the_spool_counts_as_its_target(store: Store, spool: Path) -> None:
+    (spool / "real").write_bytes(b"x")
+    (spool / "link").symlink_to(spool / "real")
+    assert ingest_file(store, str(spool / "link"), str(spool)).outcome == "ignored"
+
+
+def test_explicit_ingest_follows_symlinks(
+    store: Store, tmp_path: Path, cores: dict[str, list[Path]]
+) -> None:
+    link = tmp_path / "link"
+    link.symlink_to(cores["segv"][0])
+    assert ingest_file(store, str(link)).outcome == "queued"
+
+
+def test_a_fifo_is_not_a_regular_file(store: Store, spool: Path) -> None:
+    os.mkfifo(spool / "fifo")
+    intake = ingest_file(store, str(spool / "fifo"), str(spool))
+    assert intake.outcome == "failed" and intake.error == "not a regular file"
+
+
+def test_a_broken_sidecar_is_noted_not_fatal(
+    store: Store, spool: Path, cores: dict[str, list[Path]]
+) -> None:
+    shutil.copyfile(cores["segv"][1], spool / "core.9")
+    (spool / "core.9.json").write_text("{not json")
+    intake = ingest_file(store, str(spool / "core.9"), str(spool))
+    assert intake.outcome == "queued"
+    assert "not valid JSON" in crash(store, intake.crash_id).context["sidecar_error"]  # type: ignore[index]

@@ -1,0 +1,172 @@
+"""``triage ingest CORE...``: record cores, analyze everything pending, group, report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from ..errors import EXIT_ANALYSIS_FAILED, EXIT_INPUT, EXIT_OK, UsageError
+from . import options
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "ingest",
+        parents=[common],
+        help="analyze core files into the crash database, once",
+        description="Record core files, analyze every pending crash in isolated worker "
+        "processes, group them by signature and update the report.",
+    )
+    parser.set_defaults(run=run)
+    parser.add_argument("cores", nargs="*", metavar="CORE", help="core files")
+    parser.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="queue failed crashes again (those of the CORE arguments, or all) and analyze them",
+    )
+    parser.add_argument(
+        "--workers",
+        type=options.positive_int,
+        default=None,
+        metavar="N",
+        help="analysis processes (default: the number of CPUs)",
+    )
+    options.add_db(parser)
+    options.add_reports(parser)
+    options.add_analysis_limits(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..signature import load_config
+    from ..store import open_store
+    from ..store.queue import retry_failed
+
+    if not args.cores and not args.retry_failed:
+        raise UsageError("give at least one CORE, or --retry-failed")
+    config = load_config(args.signature_config)
+    store = open_store(args.db)
+    try:
+        if args.retry_failed:
+            paths = [os.path.abspath(core) for core in args.cores] or None
+            print(f"queued {retry_failed(store, paths)} failed crash(es) again", file=sys.stderr)
+        feed = _Feed(store, [] if args.retry_failed else args.cores)
+        _analyze(store, config, args, feed)
+        ids = feed.ids
+        if args.retry_failed and args.cores:
+            ids = _ids_of(store, [os.path.abspath(core) for core in args.cores])
+        failed = _summarize(store, ids)
+    finally:
+        store.close()
+    if feed.missing:
+        return EXIT_INPUT
+    return EXIT_ANALYSIS_FAILED if failed else EXIT_OK
+
+
+class _Feed:
+    """Records the CORE arguments one at a time, between the pool's turns."""
+
+    def __init__(self, store: Any, cores: list[str]) -> None:
+        self.store = store
+        self.cores = list(reversed(cores))
+        self.total = len(cores)
+        self.ids: list[int] = []
+        self.missing = 0
+
+    def __call__(self) -> bool:
+        from ..spool.intake import ingest_file
+
+        if not self.cores:
+            return False
+        core = self.cores.pop()
+        if not os.path.lexists(core):
+            print(f"triage: error: {core}: no such file", file=sys.stderr)
+            self.missing += 1
+        else:
+            intake = ingest_file(self.store, core)
+            if intake.crash_id is not None:
+                self.ids.append(intake.crash_id)
+        return bool(self.cores)
+
+
+def _analyze(store: Any, config: Any, args: argparse.Namespace, feed: _Feed) -> None:
+    from sqlalchemy import func, select
+
+    from ..spool.pipeline import Pipeline
+    from ..spool.pool import WorkerPool
+    from ..store import PENDING, Crash
+
+    with store.session() as session:
+        pending = session.scalar(select(func.count()).where(Crash.status == PENDING)) or 0
+    expected = pending + feed.total  # at most: some may be known or not cores
+    workers = min(args.workers or os.cpu_count() or 1, max(1, expected))
+    progress = _Progress(expected) if sys.stderr.isatty() and expected > 1 else None
+    pool = WorkerPool(workers, args.time_limit, args.memory_limit, args.lib_search_root)
+    log = (lambda message: None) if progress else _log_line
+    with pool:
+        pipeline = Pipeline(store, pool, config, options.reports_dir(args), log)
+        pipeline.recover()
+        pipeline.drain(progress.step if progress else None, feed)
+        if progress:
+            progress.end()
+        pipeline.render_reports()
+
+
+def _log_line(message: str) -> None:
+    print(f"triage: {message}", file=sys.stderr, flush=True)
+
+
+class _Progress:
+    """A one-line progress bar on stderr (only on a terminal)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.draw()
+
+    def step(self) -> None:
+        self.done += 1
+        self.draw()
+
+    def draw(self) -> None:
+        filled = self.WIDTH * min(self.done, self.total) // max(1, self.total)
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        sys.stderr.write(f"\ranalyzing [{bar}] {self.done}/{self.total}")
+        sys.stderr.flush()
+
+    def end(self) -> None:
+        sys.stderr.write("\n")
+
+
+def _ids_of(store: Any, paths: list[str]) -> list[int]:
+    from sqlalchemy import select
+
+    from ..store import Crash
+
+    with store.session() as session:
+        return list(session.scalars(select(Crash.id).where(Crash.path.in_(paths))))
+
+
+def _summarize(store: Any, ids: list[int]) -> int:
+    """One line per given core on stdout; returns how many failed."""
+    from sqlalchemy import select
+
+    from ..render.style import escape
+    from ..store import FAILED, Crash
+
+    failed = 0
+    with store.session() as session:
+        crashes = session.scalars(select(Crash).where(Crash.id.in_(ids)).order_by(Crash.id))
+        for crash in crashes:
+            if crash.status == FAILED:
+                failed += 1
+            detail = crash.error if crash.status == FAILED else crash.signature
+            group = f"group {crash.group_id}" if crash.group_id is not None else "no group"
+            print(
+                f"crash {crash.id} {crash.status} ({group}) {escape(crash.path)}: "
+                f"{escape(detail or '')}"
+            )
+    return failed

@@ -1,0 +1,115 @@
+"""Options shared by the pipeline and query commands (no SQLAlchemy here: `core` imports us)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from datetime import datetime, timedelta, timezone
+
+_SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=None,
+        help="SQLAlchemy database URL (default: $TRIAGE_DB, else sqlite:///./triage.db)",
+    )
+
+
+def add_reports(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reports",
+        metavar="DIR",
+        default=None,
+        help="where the HTML report is kept up to date (default: $TRIAGE_REPORTS, "
+        "else ./triage-reports)",
+    )
+
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        help="do not update the HTML report (e.g. when a separate job runs `triage report`)",
+    )
+
+
+def reports_dir(args: argparse.Namespace) -> str | None:
+    if args.no_report:
+        return None
+    return args.reports or os.environ.get("TRIAGE_REPORTS") or "./triage-reports"
+
+
+def add_analysis_limits(parser: argparse.ArgumentParser) -> None:
+    from ..spool.limits import DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIME_LIMIT
+
+    parser.add_argument(
+        "--lib-search-root",
+        metavar="DIR",
+        default=None,
+        help="directory searched recursively for the shared libraries of the cores",
+    )
+    parser.add_argument(
+        "--time-limit",
+        metavar="SECONDS",
+        type=positive_float,
+        default=DEFAULT_TIME_LIMIT,
+        help=f"analysis time limit per core (default {DEFAULT_TIME_LIMIT:g})",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="MB",
+        type=positive_int,
+        default=DEFAULT_MEMORY_LIMIT_MB,
+        help=f"memory per analysis beyond the core's size (default {DEFAULT_MEMORY_LIMIT_MB})",
+    )
+    parser.add_argument(
+        "--signature-config",
+        metavar="TOML",
+        default=None,
+        help="signature rules (default: $TRIAGE_SIGNATURE_CONFIG, else the bundled rules)",
+    )
+
+
+def add_filters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--since", type=since, metavar="AGE", help="e.g. 30m, 12h, 7d, 2w")
+    parser.add_argument("--executable", metavar="NAME", help="executable name or path")
+    parser.add_argument("--python", metavar="VERSION", help="Python version, e.g. 3.12")
+    parser.add_argument("--host", metavar="HOST", help="host of the crash (from the sidecar)")
+
+
+def since(value: str) -> datetime:
+    """``7d`` (an age) or an ISO date/time, as an aware UTC datetime."""
+    match = _SPAN.match(value.strip())
+    if match:
+        amount, unit = match.groups()
+        return datetime.now(timezone.utc) - timedelta(**{_UNITS[unit]: float(amount)})
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither an age (30m, 12h, 7d, 2w) nor an ISO date"
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return number
+
+
+def positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be positive")
+    return number

@@ -1,0 +1,73 @@
+"""``triage watch SPOOL...``: ingest every core dropped into the spools, until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from . import options
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "watch",
+        parents=[common],
+        help="watch spool directories and ingest every core dropped there",
+        description="Watch spool directories (recursively): the backlog is ingested first, then "
+        "every core once its writer has finished. SIGTERM or SIGINT stops cleanly; work in "
+        "flight is resumed on the next start. Cores are never moved or deleted.",
+    )
+    parser.set_defaults(run=run)
+    parser.add_argument("spools", nargs="+", metavar="SPOOL", help="directories to watch")
+    parser.add_argument(
+        "--workers",
+        type=options.positive_int,
+        default=None,
+        metavar="N",
+        help="analysis processes (default: the number of CPUs)",
+    )
+    parser.add_argument(
+        "--settle",
+        type=options.positive_float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a file seen without a close event must stay unchanged (default 5)",
+    )
+    parser.add_argument(
+        "--rescan",
+        type=options.positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="full rescan period, in case file events were lost (default 60)",
+    )
+    options.add_db(parser)
+    options.add_reports(parser)
+    options.add_analysis_limits(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..signature import load_config
+    from ..spool.pipeline import Pipeline
+    from ..spool.pool import WorkerPool
+    from ..spool.watcher import Watcher, WatchOptions, check_spools
+    from ..store import open_store
+
+    check_spools(args.spools)  # before anything starts: a typo fails at once
+    config = load_config(args.signature_config)
+    store = open_store(args.db)
+    pool = WorkerPool(
+        args.workers or os.cpu_count() or 1,
+        args.time_limit,
+        args.memory_limit,
+        args.lib_search_root,
+    )
+    try:
+        with pool:
+            pipeline = Pipeline(store, pool, config, options.reports_dir(args))
+            watcher = Watcher(args.spools, pipeline, WatchOptions(args.settle, args.rescan))
+            watcher.install_signal_handlers()
+            watcher.run()
+    finally:
+        store.close()
+    return 0

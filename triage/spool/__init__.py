@@ -1,0 +1,1 @@
+"""From spool files to analyzed crashes: intake, the worker pool, the watcher."""

@@ -1,0 +1,140 @@
+"""The queue loop shared by `ingest` and `watch`: claim pending crashes, analyze, record, group."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import update
+
+from ..signature import SignatureConfig, compute
+from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
+from ..store.grouping import Outcome, record_outcome
+from ..store.queue import claim, recover, worker_identity
+from .pool import Job, Result, WorkerPool
+
+Log = Callable[[str], None]
+
+
+def stderr_log(message: str) -> None:
+    print(f"triage: {message}", file=sys.stderr, flush=True)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        store: Store,
+        pool: WorkerPool,
+        config: SignatureConfig,
+        reports: str | None = None,
+        log: Log = stderr_log,
+    ) -> None:
+        self.store = store
+        self.pool = pool
+        self.config = config
+        self.reports = reports
+        self.log = log
+        self.identity = worker_identity()
+        self.finished: list[int] = []  # crash ids since the last report rendering
+        # Results not recorded yet (the database was locked): retried on the next collect, so
+        # that a busy database delays results but never loses them.
+        self.unrecorded: list[Result] = []
+
+    def recover(self) -> int:
+        """Put back the work a previous run of any dead watcher left `analyzing`."""
+        stale = timedelta(seconds=max(600.0, 3 * self.pool.time_limit))
+        return recover(self.store, stale, self.identity)
+
+    def dispatch(self) -> int:
+        """Give every idle worker a pending crash; returns how many were started."""
+        jobs = claim(self.store, self.pool.idle, self.identity)
+        for crash_id, path in jobs:
+            self.pool.submit(Job(crash_id, path))
+        return len(jobs)
+
+    def collect(self, timeout: float) -> list[int]:
+        """Record the results that arrive within TIMEOUT; returns their crash ids."""
+        self.unrecorded.extend(self.pool.collect(timeout))
+        done = []
+        while self.unrecorded:
+            self.finish(self.unrecorded[0])  # StoreError: kept for the next attempt
+            done.append(self.unrecorded.pop(0).crash_id)
+        return done
+
+    def finish(self, result: Result) -> None:
+        outcome = outcome_of(result, self.config)
+        group = record_outcome(self.store, result.crash_id, outcome)
+        self.finished.append(result.crash_id)
+        signature = outcome.signature.text if outcome.signature else None
+        if outcome.status == DONE:
+            self.log(f"crash {result.crash_id} done: group {group}: {signature}")
+        else:
+            where = f" (group {group}: {signature})" if group is not None else ""
+            self.log(f"crash {result.crash_id} failed: {outcome.error}{where}")
+
+    def drain(
+        self,
+        progress: Callable[[], None] | None = None,
+        feed: Callable[[], bool] | None = None,
+    ) -> None:
+        """Run until nothing is pending or analyzing by this process (`triage ingest`).
+
+        FEED records one more file and returns False when there is none left: recording
+        (hashing) and analysis overlap instead of one waiting for the other.
+        """
+        more = feed is not None
+        while True:
+            if more and feed is not None:
+                more = feed()
+            started = self.dispatch()
+            if not more and started == 0 and self.pool.busy == 0 and not self.unrecorded:
+                return
+            for _ in self.collect(0.0 if more else 0.5):
+                if progress is not None:
+                    progress()
+
+    def release_in_flight(self) -> None:
+        """Give the cores still being analyzed back to the queue (clean stop)."""
+        ids = [job.crash_id for job in self.pool.in_flight()]
+        if not ids:
+            return
+        with self.store.session() as session:
+            session.execute(
+                update(Crash)
+                .where(Crash.id.in_(ids), Crash.status == ANALYZING)
+                .values(status=PENDING, claimed_by=None, attempts=Crash.attempts - 1)
+                .execution_options(synchronize_session=False)
+            )
+
+    def render_reports(self) -> None:
+        """Regenerate the report pages of the crashes finished since the last call."""
+        ids, self.finished = self.finished, []
+        if not ids or not self.reports:
+            return
+        render = report_renderer()
+        if render is None:
+            return
+        try:
+            render(self.store.engine, self.reports, ids)
+        except Exception as exc:  # a report problem must never stop ingestion
+            self.log(f"warning: report not updated: {type(exc).__name__}: {exc}")
+
+
+def outcome_of(result: Result, config: SignatureConfig) -> Outcome:
+    """Done when a stack was recovered; failed otherwise. Any analysis gets a signature."""
+    if result.analysis is None:
+        return Outcome(FAILED, result.error or "analysis gave no result")
+    signature = compute(result.analysis, config)
+    status = DONE if result.error is None else FAILED
+    return Outcome(status, result.error, result.analysis, signature)
+
+
+def report_renderer() -> Callable[[Any, str, list[int]], Any] | None:
+    """``triage.report.render_changed`` when the report package is installed (issue 6)."""
+    try:
+        from ..report import render_changed  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return render_changed  # type: ignore[no-any-return]

@@ -1,0 +1,194 @@
+"""`triage watch`: watchdog events and scans feed the settler; settled files are ingested.
+
+The watchdog handler only enqueues (it runs on the observer's thread); everything else runs on
+the main thread: settling, intake (``intake.ingest_file``), dispatching to the worker pool and
+recording results. State lives in the database, so a restart resumes where the last run was.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from ..errors import SpoolError, StoreError
+from .intake import ingest_file
+from .names import is_candidate
+from .pipeline import Log, Pipeline, stderr_log
+from .settle import Settler
+
+TICK_SECONDS = 0.2
+# Hashing a large backlog must not hold back the analysis of what is already queued.
+INTAKE_BUDGET_SECONDS = 0.5
+RENDER_EVERY_SECONDS = 2.0
+STOP_GRACE_SECONDS = 2.0  # a clean stop lets analyses this close to the end finish
+_EVENTS = {"closed": "closed", "moved": "moved", "created": "created", "modified": "modified"}
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    settle_seconds: float = 5.0
+    rescan_seconds: float = 60.0
+
+
+class SpoolHandler(FileSystemEventHandler):
+    """Puts (path, root, event kind) on a queue; never reads a file itself."""
+
+    def __init__(self, root: str, events: queue.Queue[tuple[str, str, str]]) -> None:
+        self.root = root
+        self.events = events
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        kind = _EVENTS.get(event.event_type)
+        if kind is None or event.is_directory:
+            if event.is_directory and event.event_type in ("created", "moved"):
+                # A directory dropped into the spool: its files produced no events of their own.
+                self.events.put(
+                    (
+                        _text(getattr(event, "dest_path", "") or event.src_path),
+                        self.root,
+                        "directory",
+                    )
+                )
+            return
+        path = _text(event.dest_path if kind == "moved" else event.src_path)
+        if path and is_candidate(path):
+            self.events.put((path, self.root, kind))
+
+
+def _text(path: str | bytes) -> str:
+    return os.fsdecode(path)
+
+
+def scan(root: str) -> Iterator[str]:
+    """Every candidate file under ROOT; symlinked directories are not entered."""
+    for directory, subdirectories, files in os.walk(root, followlinks=False):
+        subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
+        for name in sorted(files):
+            path = os.path.join(directory, name)
+            if is_candidate(path):
+                yield path
+
+
+def check_spools(roots: Sequence[str]) -> list[str]:
+    spools = []
+    for root in roots:
+        path = os.path.abspath(root)
+        if not os.path.isdir(path):
+            raise SpoolError(f"spool {root} is not a directory")
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise SpoolError(f"spool {root} is not readable")
+        spools.append(path)
+    return spools
+
+
+class Watcher:
+    def __init__(
+        self,
+        roots: Sequence[str],
+        pipeline: Pipeline,
+        options: WatchOptions,
+        log: Log = stderr_log,
+    ) -> None:
+        self.roots = check_spools(roots)
+        self.pipeline = pipeline
+        self.options = options
+        self.log = log
+        self.events: queue.Queue[tuple[str, str, str]] = queue.Queue()
+        self.settler = Settler(options.settle_seconds)
+        self.settled: dict[str, str] = {}  # path -> root, in order (a dict: O(1) lookups)
+        self.stop = threading.Event()
+
+    def install_signal_handlers(self) -> None:
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, lambda *_: self.stop.set())
+
+    def run(self) -> None:
+        observer = Observer()
+        try:
+            for root in self.roots:
+                observer.schedule(SpoolHandler(root, self.events), root, recursive=True)
+            observer.start()
+        except OSError as exc:
+            raise SpoolError(f"cannot watch {', '.join(self.roots)}: {exc}") from exc
+        try:
+            self._loop()
+        finally:
+            observer.stop()
+            self._shutdown()
+            observer.join(timeout=5)
+
+    def _loop(self) -> None:
+        recovered = self.pipeline.recover()
+        if recovered:
+            self.log(f"resumed {recovered} crash(es) left in flight by an earlier run")
+        self._rescan()
+        last_scan = last_render = time.monotonic()
+        self.log(f"watching {', '.join(self.roots)}")
+        while not self.stop.is_set():
+            try:
+                self._tick()
+            except StoreError as exc:  # e.g. locked for longer than the busy timeout
+                self.log(f"warning: {exc.message}; retrying")
+                self.stop.wait(1.0)
+            now = time.monotonic()
+            if now - last_render >= RENDER_EVERY_SECONDS:
+                self.pipeline.render_reports()
+                last_render = now
+            if now - last_scan >= self.options.rescan_seconds:
+                self._rescan()  # inotify can drop events (queue overflow): never trust it alone
+                last_scan = now
+
+    def _tick(self) -> None:
+        self._drain_events()
+        self.settled.update(self.settler.ready())
+        budget = time.monotonic() + INTAKE_BUDGET_SECONDS
+        while self.settled and time.monotonic() < budget:
+            path = next(iter(self.settled))
+            root = self.settled[path]
+            intake = ingest_file(self.pipeline.store, path, root)  # StoreError: kept, retried
+            del self.settled[path]
+            if intake.outcome == "queued":
+                self.log(f"queued {path} as crash {intake.crash_id}")
+            elif intake.outcome == "failed":
+                self.log(f"crash {intake.crash_id} failed: {path}: {intake.error}")
+        self.pipeline.dispatch()
+        self.pipeline.collect(TICK_SECONDS)
+
+    def _drain_events(self) -> None:
+        while True:
+            try:
+                path, root, kind = self.events.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "directory":
+                for found in scan(path):
+                    self.settler.note(found, root, "scanned")
+            else:
+                self.settler.note(path, root, kind)
+
+    def _rescan(self) -> None:
+        for root in self.roots:
+            for path in scan(root):
+                if path not in self.settler.candidates and path not in self.settled:
+                    self.settler.note(path, root, "scanned")
+
+    def _shutdown(self) -> None:
+        """Finish what is about to finish, give the rest back to the queue, stop the pool."""
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        try:
+            while self.pipeline.pool.busy and time.monotonic() < deadline:
+                self.pipeline.collect(TICK_SECONDS)
+            self.pipeline.release_in_flight()
+            self.pipeline.render_reports()
+        except StoreError as exc:
+            self.log(f"warning: {exc.message}")
+        self.pipeline.pool.close()
+        self.log("stopped")

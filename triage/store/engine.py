@@ -1,0 +1,88 @@
+"""Opening the database: the URL (``--db``, ``$TRIAGE_DB``, default), engine options, errors."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
+
+from ..errors import StoreError
+
+DEFAULT_URL = "sqlite:///./triage.db"
+# How long a writer waits for another one (SQLite's busy timeout). Long, because the watcher
+# and a user's `triage resign` may legitimately overlap; ?timeout=S in the URL overrides it.
+BUSY_TIMEOUT_SECONDS = 30.0
+
+
+def database_url(option: str | None) -> str:
+    """The URL to use: the command line, else ``$TRIAGE_DB``, else ./triage.db."""
+    return option or os.environ.get("TRIAGE_DB") or DEFAULT_URL
+
+
+def display_name(url: str | URL) -> str:
+    """The database as named in messages: the file for SQLite, the URL without password."""
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except ArgumentError:
+        return str(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.database or ":memory:"
+    return parsed.render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for URL; SQLite files get WAL mode and a busy timeout."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"database URL {url!r} is not valid: {exc}") from None
+    options: dict[str, Any] = {}
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and "timeout" not in parsed.query:
+        options["connect_args"] = {"timeout": BUSY_TIMEOUT_SECONDS}
+    try:
+        engine = create_engine(parsed, **options)
+    except (SQLAlchemyError, ImportError) as exc:  # e.g. the PostgreSQL driver is missing
+        raise StoreError(f"database {display_name(parsed)}: {exc}") from None
+    if sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        # WAL: readers (query commands, the report) never block the watcher and vice versa.
+        # An in-memory database answers "memory" and that is fine.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable across application crashes in WAL mode; only a power loss may lose
+        # the last commits, which the next backlog scan re-ingests.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+@contextmanager
+def wrapped_errors(url: str | URL) -> Iterator[None]:
+    """Turn SQLAlchemy and driver errors into a one-line ``StoreError`` naming the database."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database {display_name(url)}: {describe(exc)}") from exc
+
+
+def describe(exc: SQLAlchemyError) -> str:
+    """The driver's message without SQLAlchemy's SQL echo and documentation link."""
+    original = getattr(exc, "orig", None)
+    message = str(original) if original is not None else str(exc).split("\n")[0]
+    if isinstance(exc, OperationalError) and "locked" in message:
+        return f"{message} (another writer held it longer than the busy timeout)"
+    return message

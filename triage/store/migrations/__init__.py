@@ -1,0 +1,1 @@
+"""Alembic migrations of the crash database (run by ``triage.store.schema``, never by hand)."""
