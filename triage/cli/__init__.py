@@ -8,7 +8,7 @@ import sys
 
 from ..errors import EXIT_ANALYSIS_FAILED, EXIT_OK, EXIT_USAGE, TriageError
 from ..render.style import escape
-from . import core, remote
+from . import core, crashes, demo, groups, ingest, remote, report, resign, show, watch
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
 if TYPE_CHECKING:
@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     core.register(commands, common)
     remote.register(commands, common)
+    ingest.register(commands, common)
+    watch.register(commands, common)
+    groups.register(commands, common)
+    show.register(commands, common)
+    crashes.register(commands, common)
+    resign.register(commands, common)
+    demo.register(commands, common)
+    report.register(commands, common)
     return parser
 
 

@@ -1,0 +1,227 @@
+"""The site rendered from a real SQLite database holding the analysis of a real core."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reportkit import NOW, Database, Page, with_native_frames
+
+from triage.cli import main
+from triage.report.build import render_all, render_changed
+
+TODAY = NOW.date()
+
+
+def read(out: Path, name: str) -> Page:
+    return Page((out / name).read_text(encoding="utf-8"))
+
+
+def frame_origins(html: str) -> list[tuple[str, str]]:
+    """(function, origin) of each frame, in page order."""
+    result = []
+    for block in html.split('<li class="frame ')[1:]:
+        origin = block.split(" ", 1)[0]
+        function = block.split('<span class="fn">', 1)[1].split("</span>", 1)[0]
+        result.append((function, origin))
+    return result
+
+
+@pytest.fixture
+def site(database: Database, real_analysis: dict[str, Any], tmp_path: Path) -> dict[str, Any]:
+    group = database.group("SIGABRT | service:handle_request | service:on_object")
+    native = with_native_frames(real_analysis)
+    older = database.crash(group, real_analysis, host=socket.gethostname())
+    newer = database.crash(group, native, host="web-2", python_version="3.12.3")
+    failed = database.crash(None, None, status="failed", error="not an ELF core file")
+    pending = database.crash(None, None)
+    out = tmp_path / "site"
+    stats = render_all(database.store, out, today=TODAY)
+    return {
+        "out": out,
+        "stats": stats,
+        "group": group,
+        "older": older,
+        "newer": newer,
+        "failed": failed,
+        "pending": pending,
+    }
+
+
+def test_every_page_is_written(site: dict[str, Any]) -> None:
+    out: Path = site["out"]
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    ids = [site[key] for key in ("older", "newer", "failed", "pending")]
+    expected = [f"crashes/{i}.html" for i in ids] + [f"groups/{site['group']}.html"]
+    assert names == sorted(expected + ["index.html"])
+    assert site["stats"].written == len(names)
+
+
+def test_index_lists_groups_and_problem_cores(site: dict[str, Any]) -> None:
+    page = read(site["out"], "index.html")
+    links = [a["href"] for a in page.tags("a")]
+    assert f"groups/{site['group']}.html" in links
+    assert f"crashes/{site['newer']}.html" in links  # newest crash of the group
+    assert f"crashes/{site['failed']}.html" in links and f"crashes/{site['pending']}.html" in links
+    assert "not an ELF core file" in page.text
+    assert "1 failed" in page.text and "1 pending" in page.text
+    assert "SIGABRT | service:handle_request" in page.text
+    for value in (socket.gethostname(), "web-2", "3.11", "3.12.3"):
+        assert value in page.text
+    sparkline = page.tags("path")
+    assert sparkline and sparkline[0]["d"].startswith("M")
+
+
+def test_group_page_shows_signature_breakdowns_and_stack(site: dict[str, Any]) -> None:
+    html = (site["out"] / f"groups/{site['group']}.html").read_text()
+    page = Page(html)
+    assert "service:handle_request" in page.text
+    for value in (socket.gethostname(), "web-2", "2024.05.1", "3.12.3"):
+        assert value in page.text
+    # The representative is the newest crash: its merged stack has the native frames.
+    functions = [name for name, _ in frame_origins(html)]
+    assert functions[-3:] == ["handle_request", "os_abort_impl", "abort"]
+    assert "serve" in functions and "on_object" in functions
+    occurrences = {a["href"] for a in page.tags("a")}
+    assert {f"../crashes/{site['older']}.html", f"../crashes/{site['newer']}.html"} <= occurrences
+
+
+def test_crash_page_shows_threads_frames_origins_and_locals(site: dict[str, Any]) -> None:
+    html = (site["out"] / f"crashes/{site['newer']}.html").read_text()
+    page = Page(html)
+    headings = [h for h in page.tags("h2") if (h.get("id") or "").startswith("t")]
+    assert len(headings) == 2  # the crashed thread and the idle one
+    origins = dict(frame_origins(html))
+    assert origins["handle_request"] == "own"
+    assert origins["serve"] == "own"
+    assert origins["call"] == "library"  # site-packages
+    assert origins["decode"] == "library"  # the standard library's json
+    assert origins["os_abort_impl"] == "interpreter"
+    assert origins["abort"] == "library"  # libc
+    assert "(inlined)" not in page.text and "inlined" in page.text
+    assert "libpython3.11.so.1.0" in page.text
+    # Locals were recorded: arguments and other locals, with their reprs.
+    assert "secret_token" in page.text and "'hunter2'" in page.text
+    assert "retries" in page.text
+    assert "SIGABRT" in page.text and "orders" in page.text and "env=prod" in page.text
+    assert "/spool/core.2" in page.text
+
+
+def test_source_lines_only_for_cores_of_this_host(site: dict[str, Any]) -> None:
+    local = read(site["out"], f"crashes/{site['older']}.html")
+    remote = read(site["out"], f"crashes/{site['newer']}.html")
+    assert "os.abort()" in local.text
+    assert "os.abort()" not in remote.text
+
+
+def test_failed_and_pending_crash_pages(site: dict[str, Any]) -> None:
+    failed = read(site["out"], f"crashes/{site['failed']}.html")
+    assert "not an ELF core file" in failed.text and "failed" in failed.text
+    pending = read(site["out"], f"crashes/{site['pending']}.html")
+    assert "the core is pending" in pending.text
+
+
+def test_no_locals_leaves_values_out_of_every_page(
+    database: Database, real_analysis: dict[str, Any], tmp_path: Path
+) -> None:
+    group = database.group("SIGABRT | service:handle_request")
+    database.crash(group, real_analysis)
+    out = tmp_path / "site"
+    render_all(database.store, out, no_locals=True, today=TODAY)
+    for page in out.rglob("*.html"):
+        text = page.read_text()
+        assert "hunter2" not in text and "secret_token" not in text, page
+    assert "handle_request" in (out / "crashes/1.html").read_text()
+
+
+def test_unchanged_pages_are_not_rewritten(site: dict[str, Any], database: Database) -> None:
+    out: Path = site["out"]
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.html")}
+    stats = render_all(database.store, out, today=TODAY)
+    assert stats.written == 0 and stats.unchanged == len(before)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.html")} == before
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temp files left
+
+
+def test_render_changed_touches_only_the_new_crash_pages(
+    site: dict[str, Any], database: Database, real_analysis: dict[str, Any]
+) -> None:
+    out: Path = site["out"]
+    other = database.group("SIGSEGV | other:thing")
+    other_crash = database.crash(other, real_analysis)
+    render_all(database.store, out, today=TODAY)
+    before = {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("*.html")}
+
+    new = database.crash(site["group"], real_analysis, host="web-3")
+    stats = render_changed(database.store, out, [new], today=TODAY)
+
+    after = {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("*.html")}
+    changed = {name for name in after if before.get(name) != after[name]}
+    assert changed == {"index.html", f"groups/{site['group']}.html", f"crashes/{new}.html"}
+    assert stats.written == 3
+    assert f"groups/{other}.html" in after and f"crashes/{other_crash}.html" in after
+    assert "web-3" in read(out, f"groups/{site['group']}.html").text
+
+
+def test_render_changed_into_an_empty_directory_renders_everything(
+    database: Database, real_analysis: dict[str, Any], tmp_path: Path
+) -> None:
+    from triage import report
+
+    first = database.crash(database.group("SIGABRT | a"), real_analysis)
+    second = database.crash(database.group("SIGABRT | b"), real_analysis)
+    out = tmp_path / "site"
+    stats = report.render_changed(database.store.engine, out, [second], today=TODAY)
+    assert stats.written == 5 and (out / f"crashes/{first}.html").is_file()
+
+
+def test_large_groups_are_paginated_and_stale_pages_removed(
+    database: Database, tmp_path: Path
+) -> None:
+    group = database.group("SIGSEGV | big")
+    for _ in range(230):
+        database.crash(group, None, status="done")
+    out = tmp_path / "site"
+    (out / "crashes").mkdir(parents=True)
+    (out / "crashes/9999.html").write_text("stale")
+    (out / "crashes/README.txt").write_text("not ours")
+    render_all(database.store, out, today=TODAY)
+    assert not (out / "crashes/9999.html").exists()
+    assert (out / "crashes/README.txt").exists()
+    pages = sorted(p.name for p in (out / "groups").iterdir())
+    assert pages == [f"{group}-p2.html", f"{group}-p3.html", f"{group}.html"]
+    last = read(out, f"groups/{group}-p3.html")
+    rows = [a for a in last.tags("a") if (a.get("href") or "").startswith("../crashes/")]
+    assert len(rows) == 30
+    assert rows[0]["href"] == "../crashes/30.html"  # newest first: 230..131, 130..31, 30..1
+    first = read(out, f"groups/{group}.html")
+    assert f"{group}-p2.html" in {(a.get("href") or "").rsplit("/", 1)[-1] for a in first.tags("a")}
+
+
+def test_worker_processes_render_the_same_site(
+    site: dict[str, Any], database: Database, tmp_path: Path
+) -> None:
+    serial: Path = site["out"]
+    parallel = tmp_path / "parallel"
+    stats = render_all(database.store, parallel, today=TODAY, workers=2)
+    assert stats.written == site["stats"].written
+    for page in serial.rglob("*.html"):
+        assert (parallel / page.relative_to(serial)).read_bytes() == page.read_bytes(), page
+    again = render_all(database.store, parallel, today=TODAY, workers=2)
+    assert again.written == 0 and again.removed == 0
+
+
+def test_report_command(database: Database, real_analysis: dict[str, Any], tmp_path: Path) -> None:
+    group = database.group("SIGABRT | service:handle_request")
+    database.crash(group, real_analysis)
+    out = tmp_path / "site"
+    assert main(["report", "--db", database.url, "--out", str(out), "--no-locals"]) == 0
+    assert (out / "index.html").is_file() and (out / "crashes/1.html").is_file()
+    assert "hunter2" not in (out / "crashes/1.html").read_text()
+
+
+def test_report_command_needs_out(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--db", "sqlite://"]) == 2
+    assert "--out" in capsys.readouterr().err

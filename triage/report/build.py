@@ -1,0 +1,185 @@
+"""Render the report from the store: the whole site, or only the pages new crashes change."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..render.source import SourceCache
+from . import paths, queries
+from .context import (
+    MAX_PROBLEMS_LISTED,
+    build_crash_page,
+    build_group_pages,
+    build_index,
+)
+from .frames import SourceLookup
+from .parallel import plan
+from .records import CrashRecord, GroupRecord
+from .render import SiteWriter, render_crash, render_group, render_index
+
+
+@dataclass(frozen=True)
+class RenderStats:
+    written: int  # pages whose content changed
+    unchanged: int  # pages rendered but left as they were (same content hash)
+    removed: int  # stale pages of crashes or groups that no longer exist
+    seconds: float
+
+
+def render_all(
+    source: Any,
+    out_dir: str | os.PathLike[str],
+    no_locals: bool = False,
+    today: date | None = None,
+    workers: int | None = None,
+) -> RenderStats:
+    """Render every page; remove pages of crashes and groups the store no longer has.
+
+    ``source`` is a SQLAlchemy Engine or Session, or a ``triage.store.Store``. Crash pages are
+    most of the work: for large databases they are rendered by ``workers`` processes (default:
+    one per CPU) while this one renders the index and the group pages.
+    """
+    started = time.perf_counter()
+    day = today or _today()
+    writer = SiteWriter(out_dir)
+    with queries.reading(source) as session:
+        crash_ids = queries.crash_ids(session)
+        parallel = plan(source, crash_ids, workers)
+        with parallel.start(out_dir, no_locals) as pending:
+            groups = queries.groups(session)
+            by_id = {group.id: group for group in groups}
+            _write_index(session, writer, groups, day)
+            members = queries.all_members(session)
+            representatives = queries.representatives(session, list(by_id))
+            for group in groups:
+                members_of = members.get(group.id, [])
+                representative = representatives.get(group.id)
+                _write_group(writer, group, members_of, representative, day, no_locals)
+            if not parallel.slices:
+                crashes = queries.crashes_with_analysis(session)
+                _write_crashes(writer, crashes, by_id, no_locals, _Sources())
+            for done in pending:
+                writer.merge(*done.result())
+    removed = writer.remove_stale(paths.GROUPS_DIR) + writer.remove_stale(paths.CRASHES_DIR)
+    return RenderStats(writer.written, writer.unchanged, removed, time.perf_counter() - started)
+
+
+def render_changed(
+    source: Any,
+    out_dir: str | os.PathLike[str],
+    crash_ids: Iterable[int],
+    no_locals: bool = False,
+    today: date | None = None,
+) -> RenderStats:
+    """Re-render what new or re-analyzed crashes change: the index, their groups, their pages.
+
+    A directory without an index has never been rendered: it gets the whole site instead.
+    """
+    if not (Path(out_dir) / paths.INDEX).exists():
+        return render_all(source, out_dir, no_locals, today)
+    started = time.perf_counter()
+    day = today or _today()
+    writer = SiteWriter(out_dir)
+    wanted = sorted({int(crash_id) for crash_id in crash_ids})
+    with queries.reading(source) as session:
+        crashes = list(queries.crashes_with_analysis(session, wanted))
+        group_ids = {crash.group_id for crash in crashes if crash.group_id is not None}
+        groups = queries.groups(session)
+        by_id = {group.id: group for group in groups}
+        _write_index(session, writer, groups, day)
+        representatives = queries.representatives(session, group_ids)
+        for group_id in sorted(group_ids & by_id.keys()):
+            members = queries.group_members(session, group_id)
+            group = by_id[group_id]
+            _write_group(writer, group, members, representatives.get(group_id), day, no_locals)
+        _write_crashes(writer, crashes, by_id, no_locals, _Sources())
+    return RenderStats(writer.written, writer.unchanged, 0, time.perf_counter() - started)
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+def _write_index(session: Any, writer: SiteWriter, groups: list[GroupRecord], day: date) -> None:
+    end = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+    facts = queries.index_facts(session, end)
+    problems = queries.problems(session, MAX_PROBLEMS_LISTED + 1)
+    counts = queries.status_counts(session)
+    page = build_index(groups, facts, counts, problems, day)
+    writer.write(paths.INDEX, render_index(page))
+
+
+def _write_group(
+    writer: SiteWriter,
+    group: GroupRecord,
+    members: list[CrashRecord],
+    representative: CrashRecord | None,
+    day: date,
+    no_locals: bool,
+) -> None:
+    pages = build_group_pages(group, members, representative, day, with_locals=not no_locals)
+    for page in pages:
+        writer.write(page.path, render_group(page))
+    writer.remove_extra_group_pages(group.id, len(pages))
+
+
+def _write_crashes(
+    writer: SiteWriter,
+    crashes: Iterable[CrashRecord],
+    groups: dict[int, GroupRecord],
+    no_locals: bool,
+    sources: _Sources,
+) -> None:
+    for crash in crashes:
+        group = groups.get(crash.group_id) if crash.group_id is not None else None
+        lookup = sources.for_crash(crash)
+        page = build_crash_page(crash, group, with_locals=not no_locals, sources=lookup)
+        writer.write(page.path, render_crash(page))
+
+
+def render_crash_slice(
+    url: str, out_dir: str | os.PathLike[str], first: int, last: int, no_locals: bool
+) -> tuple[int, int, list[str]]:
+    """Worker process: the pages of crashes ``first``..``last`` (ids); returns the counts."""
+    from ..store.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        writer = SiteWriter(out_dir)
+        with queries.reading(engine) as session:
+            groups = {group.id: group for group in queries.groups(session)}
+            crashes = queries.crashes_with_analysis(session, first=first, last=last)
+            _write_crashes(writer, crashes, groups, no_locals, _Sources())
+        return writer.written, writer.unchanged, sorted(writer.pages)
+    finally:
+        engine.dispose()
+
+
+class _Sources:
+    """Source lines for Python frames, read from this machine's files.
+
+    Only for cores from this host (or of unknown host): another host may run another release,
+    and a wrong line is worse than none. Only ``.py`` files: a crafted core must not make the
+    report publish lines of arbitrary files (``/etc/shadow``) that the report's user can read.
+    """
+
+    def __init__(self) -> None:
+        self._cache = SourceCache()
+        self._host = socket.gethostname()
+
+    def for_crash(self, crash: CrashRecord) -> SourceLookup | None:
+        if crash.host is not None and crash.host != self._host:
+            return None
+        return self._line
+
+    def _line(self, file: str, line: int) -> str | None:
+        if not file.endswith(".py"):
+            return None
+        return self._cache.line(file, line)

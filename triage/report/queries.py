@@ -1,0 +1,176 @@
+"""What the report reads from the store, turned into the plain records the pages are built from.
+
+Queries select columns, not ORM objects: the report only reads, and 10,000 rows of plain tuples
+cost a fraction of as many identity-mapped objects. Index facts are aggregated in SQL so the
+index stays cheap however many crashes there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from ..store import FAILED, PENDING, Crash, Group
+from ..store.engine import wrapped_errors
+from .context import GroupFacts
+from .records import CrashRecord, GroupRecord, crash_record, group_record
+from .trend import WINDOW_DAYS
+
+PROBLEM_STATUSES = (FAILED, PENDING, "analyzing")
+STREAM_BATCH = 500  # crash pages are rendered from a stream: memory stays flat
+
+# Everything a crash row holds except the analysis document (the big part).
+_LIGHT = (
+    Crash.id,
+    Crash.status,
+    Crash.path,
+    Crash.sha256,
+    Crash.host,
+    Crash.received_at,
+    Crash.analyzed_at,
+    Crash.crashed_at,
+    Crash.error,
+    Crash.executable,
+    Crash.python_version,
+    Crash.signal,
+    Crash.group_id,
+    Crash.service,
+    Crash.release,
+    Crash.context,
+)
+_GROUP = (Group.id, Group.signature, Group.hash, Group.count, Group.first_seen, Group.last_seen)
+
+
+@contextmanager
+def reading(source: Any) -> Iterator[Session]:
+    """A session from an Engine, a ``Store`` or a Session (used as is, left open)."""
+    if isinstance(source, Session):
+        with wrapped_errors(source.get_bind().engine.url):
+            yield source
+        return
+    engine: Engine = getattr(source, "engine", source)
+    with wrapped_errors(engine.url):
+        with Session(engine) as session:
+            yield session
+
+
+def _crash(row: Any) -> CrashRecord:
+    return crash_record(row._mapping)
+
+
+def groups(session: Session, ids: Collection[int] | None = None) -> list[GroupRecord]:
+    query = select(*_GROUP)
+    if ids is not None:
+        query = query.where(Group.id.in_(list(ids)))
+    return [group_record(row._mapping) for row in session.execute(query)]
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    query = select(Crash.status, func.count()).group_by(Crash.status)
+    return {status: count for status, count in session.execute(query)}
+
+
+def problems(session: Session, limit: int) -> list[CrashRecord]:
+    """The newest failed, pending and analyzing cores (one more than shown, to say "more")."""
+    query = (
+        select(*_LIGHT)
+        .where(Crash.status.in_(PROBLEM_STATUSES))
+        .order_by(Crash.id.desc())
+        .limit(limit)
+    )
+    return [_crash(row) for row in session.execute(query)]
+
+
+def index_facts(session: Session, today: datetime) -> dict[int, GroupFacts]:
+    """Per group: counts by executable/version/host, crashes per day, the newest crash."""
+    facts: dict[int, GroupFacts] = {}
+    grouped = Crash.group_id.is_not(None)
+    combos = select(
+        Crash.group_id, Crash.executable, Crash.python_version, Crash.host, func.count()
+    ).where(grouped)
+    combos = combos.group_by(Crash.group_id, Crash.executable, Crash.python_version, Crash.host)
+    for group_id, executable, version, host, count in session.execute(combos):
+        _facts(facts, group_id).add_counts(executable, version, host, None, count)
+    newest = select(Crash.group_id, func.max(Crash.id)).where(grouped).group_by(Crash.group_id)
+    for group_id, crash_id in session.execute(newest):
+        _facts(facts, group_id).saw(crash_id)
+    # Days are bucketed here, not in SQL: date functions differ between SQLite and PostgreSQL.
+    since = today - timedelta(days=WINDOW_DAYS)
+    when = func.coalesce(Crash.crashed_at, Crash.received_at)
+    recent = select(Crash.group_id, Crash.crashed_at, Crash.received_at).where(
+        grouped, when >= since
+    )
+    for group_id, crashed_at, received_at in session.execute(recent):
+        moment = crashed_at or received_at
+        if moment is not None:
+            _facts(facts, group_id).days[_utc(moment).date()] += 1
+    return facts
+
+
+def _facts(facts: dict[int, GroupFacts], group_id: int) -> GroupFacts:
+    found = facts.get(group_id)
+    if found is None:
+        found = facts[group_id] = GroupFacts()
+    return found
+
+
+def group_members(session: Session, group_id: int) -> list[CrashRecord]:
+    query = select(*_LIGHT).where(Crash.group_id == group_id)
+    return [_crash(row) for row in session.execute(query)]
+
+
+def all_members(session: Session) -> dict[int, list[CrashRecord]]:
+    """Every grouped crash (without analysis), by group: one query for a full render."""
+    members: dict[int, list[CrashRecord]] = {}
+    for row in session.execute(select(*_LIGHT).where(Crash.group_id.is_not(None))):
+        crash = _crash(row)
+        if crash.group_id is not None:
+            members.setdefault(crash.group_id, []).append(crash)
+    return members
+
+
+def representatives(session: Session, group_ids: Collection[int]) -> dict[int, CrashRecord]:
+    """The newest analyzed crash of each group, with its analysis: the stack a group shows."""
+    newest = (
+        select(func.max(Crash.id))
+        .where(Crash.group_id.in_(list(group_ids)), Crash.analysis.is_not(None))
+        .group_by(Crash.group_id)
+    )
+    query = select(*_LIGHT, Crash.analysis).where(Crash.id.in_(newest))
+    found: dict[int, CrashRecord] = {}
+    for row in session.execute(query):
+        crash = _crash(row)
+        if crash.group_id is not None:
+            found[crash.group_id] = crash
+    return found
+
+
+def crash_ids(session: Session) -> list[int]:
+    return list(session.scalars(select(Crash.id).order_by(Crash.id)))
+
+
+def crashes_with_analysis(
+    session: Session,
+    ids: Collection[int] | None = None,
+    first: int | None = None,
+    last: int | None = None,
+) -> Iterator[CrashRecord]:
+    """Crashes with their analysis (some ids, or ids first..last), streamed in batches."""
+    query = select(*_LIGHT, Crash.analysis).order_by(Crash.id)
+    if ids is not None:
+        query = query.where(Crash.id.in_(list(ids)))
+    if first is not None and last is not None:
+        query = query.where(Crash.id.between(first, last))
+    result = session.execute(query.execution_options(yield_per=STREAM_BATCH))
+    for row in result:
+        yield _crash(row)
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
