@@ -92,6 +92,7 @@ def test_native_frame_fields() -> None:
         line=383,
         library="libpython3.12.so.1.0",
         address=0x7F0012,
+        offset=0x12,
     )
     assert frame_to_json(frame) == {
         "kind": "native",
@@ -100,6 +101,7 @@ def test_native_frame_fields() -> None:
         "function": "time_sleep",
         "library": "libpython3.12.so.1.0",
         "address": "0x7f0012",
+        "offset": "0x12",
         "inlined": False,
     }
 
