@@ -30,7 +30,8 @@ struct NativeFrameInfo {
     std::string file;      // source file from DWARF, empty when unknown
     int line = 0;          // 0 when unknown
     int column = 0;
-    std::string library;   // file name of the module, empty when the address is in none
+    std::string library;       // file name of the module, empty when the address is in none
+    std::string library_path;  // the module's path as the target had it mapped
     uint64_t offset = 0;   // address - the module's load address: locates a frame without symbols
     bool inlined = false;  // a call inlined at this address (same address as its caller)
 };

@@ -177,6 +177,9 @@ void NativeUnwinder::symbolize(uint64_t pc, bool activation, std::vector<NativeF
         const char* modname =
             dwfl_module_info(mod, nullptr, &low, nullptr, nullptr, nullptr, nullptr, nullptr);
         frame.library = baseName(modname);
+        // libdwfl names core modules by file name only; the mapping knows the full path.
+        const Module* mapped = modules_.moduleAt(pc);
+        frame.library_path = mapped ? mapped->name : (modname != nullptr ? modname : "");
         frame.offset = pc - low;
         GElf_Off offset;
         GElf_Sym sym;

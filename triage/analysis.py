@@ -246,6 +246,7 @@ def native_frame_from_dict(frame: Mapping[str, Any]) -> Frame:
         library=frame.get("library"),
         address=frame.get("address"),
         offset=frame.get("offset"),
+        library_path=frame.get("library_path"),
         inlined=bool(frame.get("inlined", False)),
     )
 

@@ -53,6 +53,7 @@ class Frame:
     library: str | None = None
     address: int | None = None
     offset: int | None = None  # native: address relative to the library's load address
+    library_path: str | None = None  # native: the library's path as the process mapped it
     inlined: bool = False
     # With --locals: (name, repr) pairs in the code object's order; None when not collected.
     arguments: tuple[tuple[str, str], ...] | None = None

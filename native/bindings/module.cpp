@@ -72,6 +72,8 @@ py::dict nativeFrameDict(const NativeFrameInfo& f) {
     d["library"] = f.library.empty() ? py::object(py::none()) : py::object(py::str(f.library));
     d["inlined"] = f.inlined;
     d["offset"] = f.offset;
+    d["library_path"] =
+        f.library_path.empty() ? py::object(py::none()) : py::object(py::str(f.library_path));
     return d;
 }
 

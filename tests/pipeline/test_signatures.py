@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from triage.errors import UsageError
-from triage.signature import compute, default_config, load_config
+from triage.signature import RULES_VERSION, compute, default_config, load_config
 from triage.signature.normalize import native_token, python_module
 
 CORPUS = Path(__file__).with_name("signatures")
@@ -51,7 +51,7 @@ def test_hashed_text_is_shown_and_is_what_was_hashed() -> None:
     signature = compute(load("python_abort_basic")["analysis"])
     assert signature.hash == hashlib.sha256(signature.hashed_text.encode()).hexdigest()
     assert "frame python server:Handler.handle" in signature.hashed_text
-    assert signature.rules_version == "1"
+    assert signature.rules_version == RULES_VERSION
     assert any("skipped runpy" in note for note in signature.notes)
 
 
@@ -59,7 +59,8 @@ def test_config_changes_the_rules_version(tmp_path: Path) -> None:
     path = tmp_path / "rules.toml"
     path.write_text("frames = 3\n")
     assert load_config(path).digest is not None
-    assert compute(load("python_abort_basic")["analysis"], load_config(path)).rules_version != "1"
+    signature = compute(load("python_abort_basic")["analysis"], load_config(path))
+    assert signature.rules_version != RULES_VERSION
 
 
 @pytest.mark.parametrize(

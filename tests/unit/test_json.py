@@ -102,6 +102,7 @@ def test_native_frame_fields() -> None:
         "library": "libpython3.12.so.1.0",
         "address": "0x7f0012",
         "offset": "0x12",
+        "library_path": None,
         "inlined": False,
     }
 

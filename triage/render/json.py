@@ -33,6 +33,7 @@ def frame_to_json(frame: Frame) -> dict[str, Any]:
         data["library"] = frame.library
         data["address"] = hex(frame.address) if frame.address is not None else None
         data["offset"] = hex(frame.offset) if frame.offset is not None else None
+        data["library_path"] = frame.library_path
         data["inlined"] = frame.inlined
     return data
 

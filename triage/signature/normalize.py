@@ -27,7 +27,7 @@ _IFUNC = re.compile(
     r"cpy|cspn|len|ncmp|ncpy|nlen|pbrk|rchr|spn|str|tok)|wcs\w+?)_(?:avx|sse|ssse|evex|erms|"
     r"unaligned|ia32|generic)\w*$"
 )
-UNKNOWN_NATIVE = ("", "??", "<unknown>", None)
+UNKNOWN_NATIVE = ("", "??", "???", "<unknown>", None)
 
 
 def python_module(file: str | None, app_roots: Sequence[str] = ()) -> str:
@@ -58,6 +58,33 @@ def python_module(file: str | None, app_roots: Sequence[str] = ()) -> str:
     return stem
 
 
+# CPython's own native code: libpython, the interpreter executable, libffi (ctypes).
+_INTERPRETER_LIBRARY = re.compile(r"^(?:libpython\d|python\d|libffi)")
+
+
+def python_origin(file: str | None, app_roots: Sequence[str] = ()) -> str:
+    """``app``, ``stdlib`` or ``package`` (site-packages): who wrote the code of a frame."""
+    if not file or file.startswith("<"):
+        return "stdlib" if file and _FROZEN.match(file) else "app"
+    path = posixpath.normpath(file.replace("\\", "/"))
+    if any(path.startswith(root.rstrip("/") + "/") for root in app_roots):
+        return "app"
+    if _PACKAGE_ROOTS.match(path):
+        return "package"
+    if _STDLIB_ROOT.match(path):
+        return "stdlib"
+    return "app"
+
+
+def native_origin(frame: Mapping[str, Any]) -> str:
+    """``interpreter`` for CPython's own native code (stdlib extension modules included)."""
+    library = str(frame.get("library") or "")
+    path = str(frame.get("library_path") or "")
+    if _INTERPRETER_LIBRARY.match(library) or "/lib-dynload/" in path:
+        return "interpreter"
+    return "native"
+
+
 def _dotted(relative: str) -> str:
     module = _SOURCE_SUFFIX.sub("", relative).strip("/").replace("/", ".")
     if module.endswith(".__init__"):
@@ -83,6 +110,7 @@ def native_token(frame: Mapping[str, Any]) -> str | None:
     if ifunc:
         name = ifunc.group("base")
     name = re.sub(r"\+0x[0-9a-fA-F]+$", "", name)  # "func+0x1f" from symbolizers
+    name = re.sub(r"@@?[\w.]+$", "", name)  # symbol versions: clock_nanosleep@GLIBC_2.2.5
     return name or None
 
 

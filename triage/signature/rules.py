@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from .config import SignatureConfig
-from .normalize import native_token, python_token
+from .normalize import native_origin, native_token, python_origin, python_token
 
 # Bump when a rule or a bundled list changes in a way that changes signatures; stored with
 # every crash and group, so a database knows which crashes `triage resign` would move.
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 # Frames examined from the crash point outward; a deeper sentinel would be handling code of a
 # nested crash, which the kernel never records.
 MAX_FRAMES_EXAMINED = 200
@@ -29,6 +29,9 @@ Action = Literal["skip", "cut", "keep"]
 class Token:
     kind: str  # "python" or "native"
     text: str | None  # None: a native frame without a symbol
+    # Python: "app", "stdlib" or "package"; native: "interpreter" for CPython's own code
+    # (libpython, the python executable, stdlib extension modules, libffi), else "native".
+    origin: str = "native"
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,15 @@ def _matches(list_name: str, kind: str) -> Callable[[Token, SignatureConfig, lis
 
 RULES: tuple[Rule, ...] = (
     Rule("no-symbol", "skip", lambda token, config, kept: token.text is None),
+    # CPython's own C code between Python frames (list.sort, ctypes and libffi plumbing)
+    # differs between versions for the same bug; the Python frames it ran are in the stack.
+    # Where the crash itself is in CPython's code (nothing kept yet), those frames count.
     Rule("sentinel", "cut", _matches("sentinels", "native")),
+    Rule(
+        "interpreter-native",
+        "skip",
+        lambda token, config, kept: token.origin == "interpreter" and bool(kept),
+    ),
     Rule("signal-or-thread-base", "skip", _matches("skip_native", "native")),
     Rule("interpreter-machinery", "skip", _matches("machinery_native", "native")),
     Rule("python-machinery", "skip", _matches("skip_python", "python")),
@@ -64,8 +75,12 @@ RULES: tuple[Rule, ...] = (
 
 def tokenize(frame: Mapping[str, Any], config: SignatureConfig) -> Token:
     if frame.get("kind", "python") == "native":
-        return Token("native", native_token(frame))
-    return Token("python", python_token(frame, config.app_roots))
+        return Token("native", native_token(frame), native_origin(frame))
+    return Token(
+        "python",
+        python_token(frame, config.app_roots),
+        python_origin(frame.get("file"), config.app_roots),
+    )
 
 
 def apply_rules(

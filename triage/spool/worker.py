@@ -60,7 +60,14 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
     try:
         with _address_space_limit(request["path"], limit):
             _inject(faults, request["path"])
-            analysis = analyze_core(request["path"], lib_search_root=request.get("lib_search_root"))
+            # Native frames of every thread: crashes inside C code and cores of processes
+            # without Python get signatures too. Locals are kept; reports can leave them out.
+            analysis = analyze_core(
+                request["path"],
+                lib_search_root=request.get("lib_search_root"),
+                locals=True,
+                native_mode="all",
+            )
             document = analysis_to_json(analysis, _failure(analysis))
     except MemoryError:
         reply["error"] = f"out of memory (limit {_megabytes(limit)} MB beyond the core's size)"
@@ -74,12 +81,13 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
 
 
 def _failure(analysis: Any) -> str | None:
+    """Failed only when nothing usable came out: no Python stack and no native stack either."""
+    if any(thread.frames for thread in analysis.threads):
+        return None
     if analysis.python_version is None:
         reason = analysis.python_error or "no Python interpreter state found"
-        return f"not a Python process: {reason}"
-    if not any(thread.frames for thread in analysis.threads):
-        return analysis.python_error or "no Python stack could be recovered"
-    return None
+        return f"not a Python process and no native stack: {reason}"
+    return analysis.python_error or "no stack could be recovered"
 
 
 class _address_space_limit:
