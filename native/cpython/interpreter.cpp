@@ -180,25 +180,32 @@ void InterpreterWalker::walkThread(uint64_t tstate, PyThreadInfo* thread) {
     std::reverse(thread->frames.begin(), thread->frames.end());
 }
 
+// One step of a frame walk: bounded (frames kept and steps taken, shims included), cycle-safe,
+// and every failure ends the walk with a warning on the thread.
+bool InterpreterWalker::readFrame(uint64_t frame, FrameCursor* cursor, PyThreadInfo* thread) {
+    if (thread->frames.size() >= options_.max_frames || ++cursor->steps > 2 * options_.max_frames) {
+        thread->truncated = true;
+        thread->warnings.push_back("stack truncated at " + std::to_string(thread->frames.size()) +
+                                   " frames");
+        return false;
+    }
+    if (!cursor->seen.insert(frame).second) {
+        thread->warnings.push_back("frame chain loops at " + hex(frame) + "; stopped");
+        return false;
+    }
+    if (!mem_.read(frame, cursor->buf.data(), cursor->buf.size())) {
+        thread->warnings.push_back("frame at " + hex(frame) +
+                                   " is unreadable; older frames are missing");
+        return false;
+    }
+    return true;
+}
+
 void InterpreterWalker::walkFrameObjects(uint64_t frame, PyThreadInfo* thread) {
-    std::unordered_set<uint64_t> seen;
-    std::vector<unsigned char> buf(static_cast<size_t>(layout_.frame_size));
-    for (; frame != 0; frame = field<uint64_t>(buf, layout_.f_back)) {
-        if (thread->frames.size() >= options_.max_frames) {
-            thread->truncated = true;
-            thread->warnings.push_back("stack truncated at " + std::to_string(options_.max_frames) +
-                                       " frames");
-            return;
-        }
-        if (!seen.insert(frame).second) {
-            thread->warnings.push_back("frame chain loops at " + hex(frame) + "; stopped");
-            return;
-        }
-        if (!mem_.read(frame, buf.data(), buf.size())) {
-            thread->warnings.push_back("frame at " + hex(frame) +
-                                       " is unreadable; older frames are missing");
-            return;
-        }
+    FrameCursor cursor(layout_.frame_size);
+    for (; frame != 0; frame = field<uint64_t>(cursor.buf, layout_.f_back)) {
+        if (!readFrame(frame, &cursor, thread)) return;
+        const auto& buf = cursor.buf;
         int lasti = field<int32_t>(buf, layout_.f_lasti);
         int64_t offset = layout_.lasti_counts_units ? int64_t{lasti} * 2 : lasti;
         thread->frames.push_back(makeFrame(frame, field<uint64_t>(buf, layout_.f_code), offset,
@@ -207,25 +214,11 @@ void InterpreterWalker::walkFrameObjects(uint64_t frame, PyThreadInfo* thread) {
 }
 
 void InterpreterWalker::walkInterpreterFrames(uint64_t frame, PyThreadInfo* thread) {
-    std::unordered_set<uint64_t> seen;
-    std::vector<unsigned char> buf(static_cast<size_t>(layout_.frame_size));
+    FrameCursor cursor(layout_.frame_size);
     bool explicit_entry = layout_.if_is_entry >= 0;
-    for (; frame != 0; frame = field<uint64_t>(buf, layout_.if_previous)) {
-        if (thread->frames.size() >= options_.max_frames) {
-            thread->truncated = true;
-            thread->warnings.push_back("stack truncated at " + std::to_string(options_.max_frames) +
-                                       " frames");
-            return;
-        }
-        if (!seen.insert(frame).second) {
-            thread->warnings.push_back("frame chain loops at " + hex(frame) + "; stopped");
-            return;
-        }
-        if (!mem_.read(frame, buf.data(), buf.size())) {
-            thread->warnings.push_back("frame at " + hex(frame) +
-                                       " is unreadable; older frames are missing");
-            return;
-        }
+    for (; frame != 0; frame = field<uint64_t>(cursor.buf, layout_.if_previous)) {
+        if (!readFrame(frame, &cursor, thread)) return;
+        const auto& buf = cursor.buf;
         int owner = field<uint8_t>(buf, layout_.if_owner);
         if (owner == layout_.owner_cstack) {
             // A shim pushed by a C call into the eval loop: the frame above it was entered

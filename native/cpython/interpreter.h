@@ -67,6 +67,13 @@ class InterpreterWalker {
     bool plausibleInterpreter(uint64_t interp, bool need_threads = false);
     uint64_t scanForInterpreter();
     void walkThread(uint64_t tstate, PyThreadInfo* thread);
+    struct FrameCursor {
+        explicit FrameCursor(int64_t frame_size) : buf(static_cast<size_t>(frame_size)) {}
+        std::vector<unsigned char> buf;  // the current frame's bytes
+        std::unordered_set<uint64_t> seen;
+        size_t steps = 0;
+    };
+    bool readFrame(uint64_t frame, FrameCursor* cursor, PyThreadInfo* thread);
     void walkFrameObjects(uint64_t frame, PyThreadInfo* thread);
     void walkInterpreterFrames(uint64_t frame, PyThreadInfo* thread);
     CodeInfo& code(uint64_t addr);

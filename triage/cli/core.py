@@ -12,6 +12,7 @@ from ..errors import AnalysisFailed, InputError
 from ..model import Analysis
 from ..render.style import color_enabled, escape
 from ..render.text import write_text
+from .options import add_stack_options
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
 if TYPE_CHECKING:
@@ -33,19 +34,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "executable", nargs="?", default=None, help="the executable of the core (default: from it)"
     )
-    native = parser.add_mutually_exclusive_group()
-    for flag, mode, text in (
-        ("--native", "native", "include the native (C) frames"),
-        ("--native-all", "all", "also native frames of threads without Python (implies --native)"),
-        ("--native-last", "last", "native frames only after the last Python frame"),
-    ):
-        native.add_argument(
-            flag, action="store_const", dest="native_mode", const=mode, default=None, help=text
-        )
-    parser.add_argument("--locals", action="store_true", help="show the local variables")
-    parser.add_argument(
-        "--exhaustive", action="store_true", help="use every method to find the interpreter"
-    )
+    add_stack_options(parser)
     search = parser.add_mutually_exclusive_group()
     search.add_argument(
         "--lib-search-path",

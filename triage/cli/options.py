@@ -11,6 +11,23 @@ _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+def add_stack_options(parser: argparse.ArgumentParser) -> None:
+    """What `core` and `remote` show, with PyStack's flag names."""
+    native = parser.add_mutually_exclusive_group()
+    for flag, mode, text in (
+        ("--native", "native", "include the native (C) frames"),
+        ("--native-all", "all", "also native frames of threads without Python (implies --native)"),
+        ("--native-last", "last", "native frames only after the last Python frame"),
+    ):
+        native.add_argument(
+            flag, action="store_const", dest="native_mode", const=mode, default=None, help=text
+        )
+    parser.add_argument("--locals", action="store_true", help="show the local variables")
+    parser.add_argument(
+        "--exhaustive", action="store_true", help="use every method to find the interpreter"
+    )
+
+
 def add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
