@@ -11,8 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-
 from coretest import interpreters  # noqa: E402
 from coretest.processes import child_setup, scenario_env  # noqa: E402
 

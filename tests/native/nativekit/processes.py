@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import resource
 import select
 import shutil
 import signal
@@ -14,6 +13,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from coretest import processes as shared
+from coretest.processes import child_setup, thread_states  # noqa: F401 - shared by the suites
 
 READY_FD = "{ready_fd}"  # placeholder in an argv for the write end of the ready pipe
 START_TIMEOUT = 60.0
@@ -29,14 +31,12 @@ class TargetError(Exception):
     """A target program did not reach the state a test needs."""
 
 
-def child_setup() -> None:
-    """preexec_fn: allow cores of any size; die with the test process (no orphans)."""
-    try:
-        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-    except (ValueError, OSError):
-        hard = resource.getrlimit(resource.RLIMIT_CORE)[1]
-        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def wait_all_sleeping(pid: int, timeout: float = 10.0) -> None:
+    """Like the shared helper, but a target that never settles fails the test here."""
+    if not shared.wait_all_sleeping(pid, timeout):
+        raise TargetError(
+            f"pid {pid}: threads not all asleep after {timeout}s: {thread_states(pid)}"
+        )
 
 
 def target_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -157,28 +157,6 @@ def kill(target: Target) -> None:
         with contextlib.suppress(ProcessLookupError):
             target.process.kill()
     target.process.wait(timeout=60)
-
-
-def wait_all_sleeping(pid: int, timeout: float = 10.0) -> None:
-    """Poll (bounded) until every thread of PID sleeps in the kernel."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        states = thread_states(pid)
-        if states and all(state in "SD" for state in states):
-            return
-        time.sleep(0.005)
-    raise TargetError(f"pid {pid}: threads not all asleep after {timeout}s: {thread_states(pid)}")
-
-
-def thread_states(pid: int) -> list[str]:
-    states = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            stat = (task / "stat").read_text()
-        except OSError:
-            continue
-        states.append(stat.rsplit(")", 1)[1].split()[0])
-    return states
 
 
 def is_core(path: Path) -> bool:

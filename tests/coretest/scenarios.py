@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .interpreters import Interpreter
 
-SOURCE_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+SOURCE_DIR = Path(__file__).resolve().parent.parent / "integration" / "scenarios"
 CRASH_LINE = "crashkit.record() and crashkit.crash()"
 PARK_LINE = re.compile(r"\barrive\(\) and (crashkit\.)?block\(\)")  # parked thread
 

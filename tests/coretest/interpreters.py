@@ -33,6 +33,20 @@ class Interpreter:
     def is_current(self) -> bool:
         return os.path.realpath(self.path) == os.path.realpath(sys.executable)
 
+    @functools.cached_property
+    def include(self) -> str:
+        """The directory of Python.h (empty when the interpreter cannot say)."""
+        code = "import sysconfig, sys; sys.stdout.write(sysconfig.get_paths()['include'])"
+        try:
+            out = subprocess.run([self.path, "-E", "-c", code], capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.decode(errors="replace").strip() if out.returncode == 0 else ""
+
+    @property
+    def has_headers(self) -> bool:
+        return bool(self.include) and os.path.isfile(os.path.join(self.include, "Python.h"))
+
 
 def pyenv_root() -> Path:
     pyenv = shutil.which("pyenv")
@@ -103,3 +117,12 @@ def selected() -> tuple[Interpreter, ...]:
 def current() -> Interpreter | None:
     """The discovered interpreter that runs the tests (sys.executable)."""
     return next((i for i in discover() if i.is_current), None)
+
+
+def pyenv_prefix(interpreter: Interpreter) -> Path | None:
+    """The pyenv prefix of INTERPRETER when it is a pyenv build with a shared libpython."""
+    real = Path(os.path.realpath(interpreter.path))
+    prefix = real.parent.parent
+    if prefix.parent != (pyenv_root() / "versions").resolve():
+        return None
+    return prefix
