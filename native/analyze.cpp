@@ -97,38 +97,51 @@ std::unique_ptr<cpython::StackScanner> makeScanner(const Memory& memory, const M
     return scanner->usable() ? std::move(scanner) : nullptr;
 }
 
-void analyzePython(const Memory& memory, const ModuleSet& modules, const Module* executable,
-                   const AnalysisOptions& options, const StackPointers& stack_pointers,
-                   Analysis* out) {
+// What the walk needs, found before anything is stopped: version, layout, the interpreter's
+// globals and its functions' addresses. Sets python_error (and returns nullopt) when there is
+// no Python to walk.
+struct PythonPlan {
+    cpython::Layout layout;
+    cpython::RuntimeAddresses addrs;
+    std::unique_ptr<cpython::StackScanner> scanner;
+};
+
+std::optional<PythonPlan> planPython(const Memory& memory, const ModuleSet& modules,
+                                     const Module* executable, Analysis* out) {
     std::string why_not;
     auto python = cpython::detectPython(modules, executable, memory, &why_not);
     if (!python) {
         out->python_error = why_not;
-        return;
+        return std::nullopt;
     }
     out->python_version = python->version;
     const cpython::Layout* known = cpython::layoutFor(python->version.major, python->version.minor);
     if (known == nullptr) {
         out->python_error = "unsupported Python version " + std::to_string(python->version.major) +
                             "." + std::to_string(python->version.minor);
-        return;
+        return std::nullopt;
     }
-    cpython::Layout layout = *known;
-    cpython::RuntimeAddresses addrs = runtimeAddresses(*python->module);
-    if (layout.minor >= 13 && addrs.runtime) {
+    PythonPlan plan{*known, runtimeAddresses(*python->module),
+                    makeScanner(memory, *python->module)};
+    if (plan.layout.minor >= 13 && plan.addrs.runtime) {
         std::string why;
-        if (!cpython::applyDebugOffsets(memory, *addrs.runtime, &layout, &why))
-            out->warnings.push_back(why + "; using the offsets of " + std::to_string(layout.major) +
-                                    "." + std::to_string(layout.minor) + ".0");
+        if (!cpython::applyDebugOffsets(memory, *plan.addrs.runtime, &plan.layout, &why))
+            out->warnings.push_back(why + "; using the offsets of " +
+                                    std::to_string(plan.layout.major) + "." +
+                                    std::to_string(plan.layout.minor) + ".0");
     }
+    return plan;
+}
+
+void walkPython(const Memory& memory, const PythonPlan& plan, const AnalysisOptions& options,
+                const StackPointers& stack_pointers, Analysis* out) {
     cpython::WalkOptions walk_options;
     walk_options.max_frames = options.max_frames;
     walk_options.known_tids = out->tids;
     walk_options.locals = options.locals;
-    auto scanner = makeScanner(memory, *python->module);
-    walk_options.scanner = scanner.get();
+    walk_options.scanner = plan.scanner.get();
     walk_options.stack_pointers = stack_pointers;
-    cpython::InterpreterWalker walker(memory, layout, addrs, walk_options);
+    cpython::InterpreterWalker walker(memory, plan.layout, plan.addrs, walk_options);
     try {
         out->threads = walker.walk(&out->warnings);
     } catch (const AnalysisError& e) {
@@ -136,38 +149,53 @@ void analyzePython(const Memory& memory, const ModuleSet& modules, const Module*
     }
 }
 
-// Native frames for every Python thread and, with native_all, threads without Python too.
-void addNativeStacks(NativeUnwinder& unwinder, const AnalysisOptions& options, Analysis* out) {
-    std::set<int> python_tids;
-    for (auto& thread : out->threads) {
-        if (thread.tid == 0) continue;
-        python_tids.insert(thread.tid);
-        std::string error;
-        thread.native_frames = unwinder.unwind(thread.tid, options.max_frames, &error);
-        if (!error.empty()) thread.warnings.push_back(error);
-    }
-    if (!options.native_all) return;
-    for (int tid : out->tids) {
-        if (python_tids.count(tid)) continue;
-        PyThreadInfo thread;
-        thread.tid = tid;
-        thread.python = false;
-        std::string error;
-        thread.native_frames = unwinder.unwind(tid, options.max_frames, &error);
-        if (!error.empty()) thread.warnings.push_back(error);
-        out->threads.push_back(std::move(thread));
-    }
+bool wantsNative(const AnalysisOptions& options) {
+    return options.native || options.native_all;
 }
 
-template <typename MakeUnwinder>
-void tryNativeStacks(MakeUnwinder make, const AnalysisOptions& options, Analysis* out) {
-    if (!options.native && !options.native_all) return;
-    try {
-        auto unwinder = make();
-        addNativeStacks(*unwinder, options, out);
-    } catch (const AnalysisError& e) {
-        out->warnings.push_back(std::string("no native stacks: ") + e.what());
+// The threads whose native stacks are wanted: Python threads, and with native_all every other
+// thread too (added as threads without Python).
+std::vector<PyThreadInfo*> nativeTargets(const AnalysisOptions& options, Analysis* out) {
+    std::set<int> python_tids;
+    for (const auto& thread : out->threads)
+        if (thread.tid != 0) python_tids.insert(thread.tid);
+    if (options.native_all) {
+        for (int tid : out->tids) {
+            if (python_tids.count(tid)) continue;
+            PyThreadInfo thread;
+            thread.tid = tid;
+            thread.python = false;
+            out->threads.push_back(std::move(thread));
+        }
     }
+    std::vector<PyThreadInfo*> targets;
+    for (auto& thread : out->threads)
+        if (thread.tid != 0) targets.push_back(&thread);
+    return targets;
+}
+
+// Return addresses of every wanted thread; cheap enough to run while a process is stopped.
+std::vector<NativeUnwinder::Pcs> unwindAll(NativeUnwinder& unwinder,
+                                           const std::vector<PyThreadInfo*>& threads,
+                                           const AnalysisOptions& options) {
+    std::vector<NativeUnwinder::Pcs> stacks;
+    for (PyThreadInfo* thread : threads) {
+        std::string error;
+        stacks.push_back(unwinder.unwindPcs(thread->tid, options.max_frames, &error));
+        if (!error.empty()) thread->warnings.push_back(error);
+    }
+    return stacks;
+}
+
+// Symbols, source lines and inlined calls (DWARF work): after a process runs again.
+void symbolizeAll(NativeUnwinder& unwinder, const std::vector<PyThreadInfo*>& threads,
+                  const std::vector<NativeUnwinder::Pcs>& stacks) {
+    for (size_t i = 0; i < threads.size(); ++i)
+        threads[i]->native_frames = unwinder.symbolize(stacks[i]);
+}
+
+void noNativeStacks(const AnalysisError& e, Analysis* out) {
+    out->warnings.push_back(std::string("no native stacks: ") + e.what());
 }
 
 bool isElfFile(const std::string& path) {
@@ -241,10 +269,18 @@ Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
 
     StackPointers stack_pointers;
     for (const auto& t : core->threads()) stack_pointers[t.tid] = t.stackPointer();
-    analyzePython(*core, modules, executable, options, stack_pointers, &out);
-    // The name the executable was started with also names its module (as PyStack shows it).
-    tryNativeStacks([&] { return NativeUnwinder::forCore(core->bytes(), out.executable, modules); },
-                    options, &out);
+    if (auto plan = planPython(*core, modules, executable, &out))
+        walkPython(*core, *plan, options, stack_pointers, &out);
+    if (wantsNative(options)) {
+        try {
+            // The name the executable was started with also names its module (as PyStack).
+            auto unwinder = NativeUnwinder::forCore(core->bytes(), out.executable, modules);
+            auto threads = nativeTargets(options, &out);
+            symbolizeAll(*unwinder, threads, unwindAll(*unwinder, threads, options));
+        } catch (const AnalysisError& e) {
+            noNativeStacks(e, &out);
+        }
+    }
     finish(modules, &out);
     return out;
 }
@@ -262,27 +298,49 @@ Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
     // namespace (a container) is read against its own files.
     std::string root = "/proc/" + std::to_string(pid) + "/root";
     ProcessMemory memory(pid);
-    std::optional<ProcessStopper> stopper;
-    auto started = std::chrono::steady_clock::now();
-    if (options.block) stopper.emplace(pid);
-    out.tids = stopper ? stopper->tids() : listThreads(pid);
+    // Everything that does not need the threads stopped happens first: mappings, ELF files,
+    // symbols, the interpreter's layout, and for native stacks the modules' unwind tables.
     ModuleSet modules(readProcessMaps(pid), memory,
                       LibrarySearch{options.lib_search_path, options.lib_search_root, root});
     const Module* executable = findExecutable(readProcessAuxv(pid), modules);
     if (executable != nullptr) out.executable = sanitizeUtf8(executable->name);
+    auto plan = planPython(memory, modules, executable, &out);
+    std::unique_ptr<NativeUnwinder> unwinder;
+    if (wantsNative(options) && options.block) {
+        try {
+            unwinder = NativeUnwinder::reportProcess(pid, modules);
+        } catch (const AnalysisError& e) {
+            noNativeStacks(e, &out);
+        }
+    }
+
+    std::optional<ProcessStopper> stopper;
+    auto started = std::chrono::steady_clock::now();
+    if (options.block) stopper.emplace(pid);
+    out.tids = stopper ? stopper->tids() : listThreads(pid);
     StackPointers stack_pointers;
     for (int tid : out.tids) {
         if (auto sp = stopper ? stopper->stackPointer(tid) : readBlockedStackPointer(pid, tid))
             stack_pointers[tid] = *sp;
     }
-    analyzePython(memory, modules, executable, options, stack_pointers, &out);
-    if (stopper) {
-        // Unwinding needs the threads stopped: native stacks exist in blocking mode only.
-        tryNativeStacks([&] { return NativeUnwinder::forProcess(pid, modules); }, options, &out);
-        stopper->detach();
+    if (plan) walkPython(memory, *plan, options, stack_pointers, &out);
+    std::vector<PyThreadInfo*> native_threads;
+    std::vector<NativeUnwinder::Pcs> native_stacks;
+    if (unwinder) {
+        try {
+            unwinder->attach(pid);
+            native_threads = nativeTargets(options, &out);
+            native_stacks = unwindAll(*unwinder, native_threads, options);
+        } catch (const AnalysisError& e) {
+            noNativeStacks(e, &out);
+        }
     }
-    out.stopped_seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (stopper) {
+        stopper->detach();
+        out.stopped_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    }
+    if (!native_stacks.empty()) symbolizeAll(*unwinder, native_threads, native_stacks);
     if (memory.processGone())
         throw ProcessError("process " + std::to_string(pid) + " exited during inspection");
     finish(modules, &out);

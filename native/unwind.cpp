@@ -58,10 +58,8 @@ int findElf(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr b
 }
 
 char* g_debuginfo_path = nullptr;
-const Dwfl_Callbacks kCoreCallbacks = {findElf, dwfl_standard_find_debuginfo, nullptr,
-                                       &g_debuginfo_path};
-const Dwfl_Callbacks kProcessCallbacks = {findElf, dwfl_standard_find_debuginfo, nullptr,
-                                          &g_debuginfo_path};
+const Dwfl_Callbacks kCallbacks = {findElf, dwfl_standard_find_debuginfo, nullptr,
+                                   &g_debuginfo_path};
 
 struct WalkState {
     std::vector<std::pair<uint64_t, bool>> pcs;
@@ -115,7 +113,7 @@ std::unique_ptr<NativeUnwinder> NativeUnwinder::forCore(const MappedFile& core,
     elf_version(EV_CURRENT);
     self->core_elf_ =
         elf_memory(reinterpret_cast<char*>(const_cast<unsigned char*>(core.data())), core.size());
-    self->dwfl_ = dwfl_begin(&kCoreCallbacks);
+    self->dwfl_ = dwfl_begin(&kCallbacks);
     if (self->core_elf_ == nullptr || self->dwfl_ == nullptr)
         throw AnalysisError(std::string("cannot start unwinding: ") + dwfl_errmsg(-1));
     if (dwfl_core_file_report(self->dwfl_, self->core_elf_,
@@ -126,19 +124,32 @@ std::unique_ptr<NativeUnwinder> NativeUnwinder::forCore(const MappedFile& core,
     return self;
 }
 
-std::unique_ptr<NativeUnwinder> NativeUnwinder::forProcess(int pid, const ModuleSet& modules) {
+std::unique_ptr<NativeUnwinder> NativeUnwinder::reportProcess(int pid, const ModuleSet& modules) {
     std::unique_ptr<NativeUnwinder> self(new NativeUnwinder(modules));
     ModulesScope scope(&modules);
-    self->dwfl_ = dwfl_begin(&kProcessCallbacks);
+    self->dwfl_ = dwfl_begin(&kCallbacks);
     if (self->dwfl_ == nullptr || dwfl_linux_proc_report(self->dwfl_, pid) != 0 ||
-        dwfl_report_end(self->dwfl_, nullptr, nullptr) != 0 ||
-        dwfl_linux_proc_attach(self->dwfl_, pid, /*assume_ptrace_stopped=*/true) != 0)
-        throw AnalysisError(std::string("cannot start unwinding the process: ") + dwfl_errmsg(-1));
+        dwfl_report_end(self->dwfl_, nullptr, nullptr) != 0)
+        throw AnalysisError(std::string("cannot read the process's modules: ") + dwfl_errmsg(-1));
+    // Open every module and its unwind tables now, while the process still runs.
+    dwfl_getmodules(
+        self->dwfl_,
+        [](Dwfl_Module* mod, void**, const char*, Dwarf_Addr, void*) -> int {
+            Dwarf_Addr bias = 0;
+            if (dwfl_module_getelf(mod, &bias) != nullptr) dwfl_module_eh_cfi(mod, &bias);
+            return DWARF_CB_OK;
+        },
+        nullptr, 0);
     return self;
 }
 
-std::vector<NativeFrameInfo> NativeUnwinder::unwind(int tid, size_t max_frames,
-                                                    std::string* error) {
+void NativeUnwinder::attach(int pid) {
+    ModulesScope scope(&modules_);
+    if (dwfl_linux_proc_attach(dwfl_, pid, /*assume_ptrace_stopped=*/true) != 0)
+        throw AnalysisError(std::string("cannot unwind the process: ") + dwfl_errmsg(-1));
+}
+
+NativeUnwinder::Pcs NativeUnwinder::unwindPcs(int tid, size_t max_frames, std::string* error) {
     ModulesScope scope(&modules_);
     WalkState state;
     state.max_frames = max_frames;
@@ -150,15 +161,20 @@ std::vector<NativeFrameInfo> NativeUnwinder::unwind(int tid, size_t max_frames,
     } else if (rc != 0 && state.pcs.empty()) {
         *error = std::string("cannot unwind: ") + dwfl_errmsg(-1);
     }
+    return std::move(state.pcs);
+}
+
+std::vector<NativeFrameInfo> NativeUnwinder::symbolize(const Pcs& pcs) {
+    ModulesScope scope(&modules_);
     std::vector<NativeFrameInfo> frames;
-    for (const auto& [pc, activation] : state.pcs) symbolize(pc, activation, &frames);
+    for (const auto& [pc, activation] : pcs) symbolizeOne(pc, activation, &frames);
     std::reverse(frames.begin(), frames.end());
     return frames;
 }
 
 // Appends the frames at one return address, innermost first: the calls inlined there (from
 // DWARF scopes), then the function that contains them.
-void NativeUnwinder::symbolize(uint64_t pc, bool activation, std::vector<NativeFrameInfo>* out) {
+void NativeUnwinder::symbolizeOne(uint64_t pc, bool activation, std::vector<NativeFrameInfo>* out) {
     auto key = std::make_pair(pc, activation);
     auto cached = cache_.find(key);
     if (cached != cache_.end()) {

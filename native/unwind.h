@@ -24,18 +24,25 @@ class NativeUnwinder {
     static std::unique_ptr<NativeUnwinder> forCore(const MappedFile& core,
                                                    const std::string& executable,
                                                    const ModuleSet& modules);
-    static std::unique_ptr<NativeUnwinder> forProcess(int pid, const ModuleSet& modules);
+    // A live process in two steps, so that its threads are stopped as briefly as possible:
+    // reportProcess (running: modules and their unwind tables loaded), then attach (stopped).
+    static std::unique_ptr<NativeUnwinder> reportProcess(int pid, const ModuleSet& modules);
+    void attach(int pid);
     ~NativeUnwinder();
     NativeUnwinder(const NativeUnwinder&) = delete;
     NativeUnwinder& operator=(const NativeUnwinder&) = delete;
 
-    // The thread's native frames, outermost first, inlined calls included. A stack that ends
-    // early (no CFI, corrupted memory) comes back partial with `error` set.
-    std::vector<NativeFrameInfo> unwind(int tid, size_t max_frames, std::string* error);
+    // (pc, is_activation) of a thread's frames, innermost first: all that needs the thread
+    // stopped. A stack that ends early (no CFI, corrupted memory) comes back partial with
+    // `error` set.
+    using Pcs = std::vector<std::pair<uint64_t, bool>>;
+    Pcs unwindPcs(int tid, size_t max_frames, std::string* error);
+    // Those frames symbolized, outermost first, inlined calls included (DWARF: slow part).
+    std::vector<NativeFrameInfo> symbolize(const Pcs& pcs);
 
   private:
     explicit NativeUnwinder(const ModuleSet& modules);
-    void symbolize(uint64_t pc, bool activation, std::vector<NativeFrameInfo>* out);
+    void symbolizeOne(uint64_t pc, bool activation, std::vector<NativeFrameInfo>* out);
 
     const ModuleSet& modules_;
     Dwfl* dwfl_ = nullptr;
