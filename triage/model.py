@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal as _signal
 import sys
 from dataclasses import dataclass
 
@@ -24,17 +23,21 @@ SI_USER = 0
 SI_TKILL = -6
 
 # Signals whose positive si_code means "the CPU faulted at si_addr" (kernel-generated).
-FAULT_SIGNALS = frozenset({_signal.SIGSEGV, _signal.SIGBUS, _signal.SIGILL, _signal.SIGFPE})
+# Linux numbers (the same on x86-64 and aarch64), so that `signal` (4 ms) is imported only to
+# name a signal: SIGSEGV, SIGBUS, SIGILL, SIGFPE.
+FAULT_SIGNALS = frozenset({11, 7, 4, 8})
 
 # Stop signals never make the kernel dump a core: a core carrying one was taken on demand
 # (gcore attaches with ptrace and records SIGSTOP, or the stop signal of an already stopped task).
-STOP_SIGNALS = frozenset({_signal.SIGSTOP, _signal.SIGTSTP, _signal.SIGTTIN, _signal.SIGTTOU})
+STOP_SIGNALS = frozenset({19, 20, 21, 22})  # SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
 
 
 def signal_name(number: int) -> str:
     """Name of a signal number on this platform (``SIGSEGV``), ``SIG<n>`` when it has none."""
     try:
-        return _signal.Signals(number).name
+        import signal
+
+        return signal.Signals(number).name
     except ValueError:
         return f"SIG{number}"
 

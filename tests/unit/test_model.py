@@ -89,3 +89,12 @@ def test_analysis_helpers() -> None:
     assert analysis.python_version_string == "3.9.18"
     assert analysis.crashed_thread is threads[1]
     assert Analysis(source=Source(kind="core", path="c")).python_version_string is None
+
+
+def test_signal_numbers_written_out_match_this_platform() -> None:
+    import signal
+
+    from triage.model import FAULT_SIGNALS, STOP_SIGNALS
+
+    assert {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE} == FAULT_SIGNALS
+    assert {signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU} == STOP_SIGNALS

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
 from ..errors import EXIT_ANALYSIS_FAILED, EXIT_OK, EXIT_USAGE, TriageError
 from ..render.style import escape
-from . import core, crashes, demo, groups, ingest, remote, report, resign, show, watch
+
+# One module per subcommand, in help order. Only the module of the command being run is
+# imported (plus all of them for `triage --help`): `triage core` must start fast, and the
+# pipeline commands pull in SQLAlchemy, json, pathlib and more.
+COMMANDS = (
+    "core",
+    "remote",
+    "ingest",
+    "watch",
+    "groups",
+    "show",
+    "crashes",
+    "resign",
+    "demo",
+    "report",
+)
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
 if TYPE_CHECKING:
@@ -28,7 +44,15 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _commands_needed(argv: list[str] | None) -> tuple[str, ...]:
+    """The subcommand named on the command line, or every one (help, errors, tests)."""
+    words = [word for word in (sys.argv[1:] if argv is None else argv) if not word.startswith("-")]
+    if words and words[0] in COMMANDS:
+        return (words[0],)
+    return COMMANDS
+
+
+def build_parser(argv: list[str] | None = ()) -> argparse.ArgumentParser:
     """The ``triage`` parser; ``-v`` and ``--no-color`` work before or after the subcommand."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0, help="more detail on errors")
@@ -47,22 +71,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     commands.required = True
-    core.register(commands, common)
-    remote.register(commands, common)
-    ingest.register(commands, common)
-    watch.register(commands, common)
-    groups.register(commands, common)
-    show.register(commands, common)
-    crashes.register(commands, common)
-    resign.register(commands, common)
-    demo.register(commands, common)
-    report.register(commands, common)
+    for name in _commands_needed(argv):
+        importlib.import_module(f".{name}", __name__).register(commands, common)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code (``sys.exit(main())``)."""
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
