@@ -3,6 +3,7 @@
 #include <elf.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <set>
 #include <unordered_map>
@@ -133,14 +134,33 @@ std::optional<PythonPlan> planPython(const Memory& memory, const ModuleSet& modu
     return plan;
 }
 
+using UnwindThread = std::function<std::vector<uint64_t>(int tid)>;
+
+// Return addresses of one thread from an unwinder made on first use (it may not be needed).
+template <typename Make>
+UnwindThread lazyUnwind(std::unique_ptr<NativeUnwinder>* unwinder, Make make) {
+    return [unwinder, make](int tid) {
+        std::vector<uint64_t> pcs;
+        try {
+            if (!*unwinder) *unwinder = make();
+            std::string error;
+            for (const auto& frame : (*unwinder)->unwindPcs(tid, 4096, &error))
+                pcs.push_back(frame.first);
+        } catch (const AnalysisError&) {
+        }
+        return pcs;
+    };
+}
+
 void walkPython(const Memory& memory, const PythonPlan& plan, const AnalysisOptions& options,
-                const StackPointers& stack_pointers, Analysis* out) {
+                const StackPointers& stack_pointers, UnwindThread unwind_thread, Analysis* out) {
     cpython::WalkOptions walk_options;
     walk_options.max_frames = options.max_frames;
     walk_options.known_tids = out->tids;
     walk_options.locals = options.locals;
     walk_options.scanner = plan.scanner.get();
     walk_options.stack_pointers = stack_pointers;
+    walk_options.unwind_thread = std::move(unwind_thread);
     cpython::InterpreterWalker walker(memory, plan.layout, plan.addrs, walk_options);
     try {
         out->threads = walker.walk(&out->warnings);
@@ -269,12 +289,17 @@ Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
 
     StackPointers stack_pointers;
     for (const auto& t : core->threads()) stack_pointers[t.tid] = t.stackPointer();
+    // The name the executable was started with also names its module (as PyStack shows it).
+    auto make_unwinder = [&] {
+        return NativeUnwinder::forCore(core->bytes(), out.executable, modules);
+    };
+    std::unique_ptr<NativeUnwinder> unwinder;
     if (auto plan = planPython(*core, modules, executable, &out))
-        walkPython(*core, *plan, options, stack_pointers, &out);
+        walkPython(*core, *plan, options, stack_pointers, lazyUnwind(&unwinder, make_unwinder),
+                   &out);
     if (wantsNative(options)) {
         try {
-            // The name the executable was started with also names its module (as PyStack).
-            auto unwinder = NativeUnwinder::forCore(core->bytes(), out.executable, modules);
+            if (!unwinder) unwinder = make_unwinder();
             auto threads = nativeTargets(options, &out);
             symbolizeAll(*unwinder, threads, unwindAll(*unwinder, threads, options));
         } catch (const AnalysisError& e) {
@@ -323,17 +348,30 @@ Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
         if (auto sp = stopper ? stopper->stackPointer(tid) : readBlockedStackPointer(pid, tid))
             stack_pointers[tid] = *sp;
     }
-    if (plan) walkPython(memory, *plan, options, stack_pointers, &out);
-    std::vector<PyThreadInfo*> native_threads;
-    std::vector<NativeUnwinder::Pcs> native_stacks;
-    if (unwinder) {
+    if (stopper && unwinder) {
         try {
             unwinder->attach(pid);
-            native_threads = nativeTargets(options, &out);
-            native_stacks = unwindAll(*unwinder, native_threads, options);
         } catch (const AnalysisError& e) {
             noNativeStacks(e, &out);
+            unwinder.reset();
         }
+    }
+    // Threads can be unwound only while stopped; without native mode an unwinder is set up
+    // only if the walk needs one (see InterpreterWalker::applyStackActivity).
+    UnwindThread unwind_thread;
+    if (stopper) {
+        unwind_thread = lazyUnwind(&unwinder, [&] {
+            auto made = NativeUnwinder::reportProcess(pid, modules);
+            made->attach(pid);
+            return made;
+        });
+    }
+    if (plan) walkPython(memory, *plan, options, stack_pointers, unwind_thread, &out);
+    std::vector<PyThreadInfo*> native_threads;
+    std::vector<NativeUnwinder::Pcs> native_stacks;
+    if (unwinder && wantsNative(options)) {
+        native_threads = nativeTargets(options, &out);
+        native_stacks = unwindAll(*unwinder, native_threads, options);
     }
     if (stopper) {
         stopper->detach();

@@ -408,14 +408,28 @@ int InterpreterWalker::collectingFlag(uint64_t interp) {
 // address near the stack pointer into take_gil/drop_gil is the innermost call in progress; a
 // collector return address anywhere on the live stack counts only while a collection runs.
 void InterpreterWalker::applyStackActivity(int collecting, std::vector<PyThreadInfo>* threads) {
-    bool collector_found = false;
     std::vector<StackActivity> activity(threads->size());
+    size_t candidates = 0;
     for (size_t i = 0; i < threads->size(); ++i) {
         auto sp = options_.stack_pointers.find((*threads)[i].tid);
         if (options_.scanner == nullptr || sp == options_.stack_pointers.end()) continue;
         activity[i] = options_.scanner->scan(sp->second);
-        collector_found |= activity[i].collector_on_stack;
+        candidates += activity[i].collector_on_stack;
     }
+    if (collecting > 0 && candidates > 1 && options_.unwind_thread) {
+        // A stale collector address left in a live frame of another thread: only a real
+        // unwind tells which thread is inside the collector now (rare, so paid only here).
+        for (size_t i = 0; i < threads->size(); ++i) {
+            if (!activity[i].collector_on_stack) continue;
+            auto pcs = options_.unwind_thread((*threads)[i].tid);
+            if (pcs.empty()) continue;
+            activity[i].collector_on_stack = std::any_of(pcs.begin(), pcs.end(), [&](uint64_t pc) {
+                return options_.scanner->inCollector(pc);
+            });
+        }
+    }
+    bool collector_found = std::any_of(activity.begin(), activity.end(),
+                                       [](const StackActivity& a) { return a.collector_on_stack; });
     for (size_t i = 0; i < threads->size(); ++i) {
         PyThreadInfo& t = (*threads)[i];
         const StackActivity& a = activity[i];

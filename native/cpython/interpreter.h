@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -36,6 +37,9 @@ struct WalkOptions {
     bool locals = false;          // also read each frame's arguments and local variables
     const StackScanner* scanner = nullptr;             // GIL/GC activity from the machine stack
     std::unordered_map<int, uint64_t> stack_pointers;  // tid → stack pointer, when known
+    // The return addresses of a thread found by real unwinding (empty when impossible): asked
+    // only when several threads' stacks hold collector addresses, to find the real one.
+    std::function<std::vector<uint64_t>(int tid)> unwind_thread;
 };
 
 class InterpreterWalker {

@@ -58,6 +58,10 @@ bool StackScanner::followsCall(uint64_t addr) const {
 #endif
 }
 
+bool StackScanner::inCollector(uint64_t pc) const {
+    return inAny(collector_, pc);
+}
+
 StackActivity StackScanner::scan(uint64_t sp) const {
     StackActivity activity;
     if (sp == 0) return activity;

@@ -33,6 +33,7 @@ class StackScanner {
     StackScanner(const Memory& memory, Ranges interpreter_text, Ranges take_gil, Ranges drop_gil,
                  Ranges collector);
     bool usable() const { return !take_gil_.empty() || !collector_.empty(); }
+    bool inCollector(uint64_t pc) const;
 
     // Scans the words from `sp` towards the stack's base (at most a fixed budget, stopping at
     // the first unreadable byte).
