@@ -21,7 +21,10 @@ constexpr int64_t kValue = 16;          // ob_ival (2.7 int), ob_fval (float)
 constexpr int64_t kDigits = 24;         // PyLongObject.ob_digit
 constexpr int64_t kItems = 24;          // PyTupleObject.ob_item (inline), PyListObject.ob_item
 constexpr size_t kMaxIntDigits = 1000;  // 30-bit digits: about 9,000 decimal digits
-constexpr uint64_t kMaxTableSlots = 1 << 22;
+constexpr uint64_t kMaxTableSlots = 1 << 22;  // larger: a corrupted size, not a table
+// Slots or entries looked at per dict or set: only max_items of them are shown anyway, so a
+// huge (or corrupted) table costs one bounded read.
+constexpr uint64_t kScanSlots = 4096;
 
 std::string hexAddr(uint64_t v) {
     char buf[32];
@@ -309,9 +312,11 @@ void ReprBuilder::appendDict(uint64_t obj, int depth, std::string* out) const {
         if (!mem_.readValue(obj + 32, &mask) || !mem_.readPointer(obj + 40, &table) ||
             mask >= kMaxTableSlots)
             return fail();
-        std::vector<uint64_t> slots((mask + 1) * 3);
+        uint64_t scan = std::min(mask + 1, kScanSlots);
+        more = scan < mask + 1;
+        std::vector<uint64_t> slots(scan * 3);
         if (!mem_.read(table, slots.data(), slots.size() * 8)) return fail();
-        for (uint64_t i = 0; i <= mask; ++i)
+        for (uint64_t i = 0; i < scan; ++i)
             if (!add(slots[i * 3 + 1], slots[i * 3 + 2])) break;
     } else {
         // 3.6+: ma_keys holds an index table then the entries in insertion order; split tables
@@ -337,7 +342,9 @@ void ReprBuilder::appendDict(uint64_t obj, int depth, std::string* out) const {
         }
         if (nentries > kMaxTableSlots) return fail();
         uint64_t values_at = values + (layout_.minor >= 13 ? 8 : 0);
-        for (uint64_t i = 0; i < nentries; ++i) {
+        uint64_t scan = std::min(nentries, kScanSlots);
+        more = scan < nentries;
+        for (uint64_t i = 0; i < scan; ++i) {
             uint64_t kv[2] = {0, 0};
             if (!mem_.read(entries_at + i * entry_size + key_off, kv, 16)) return fail();
             if (values != 0 && !mem_.readPointer(values_at + i * 8, &kv[1])) return fail();
@@ -368,16 +375,17 @@ void ReprBuilder::appendSet(uint64_t obj, bool frozen, int depth, std::string* o
                     ">");
         return;
     }
-    std::vector<uint64_t> slots((mask + 1) * 2);
+    uint64_t scan = std::min(mask + 1, kScanSlots);
+    std::vector<uint64_t> slots(scan * 2);
     if (!mem_.read(table, slots.data(), slots.size() * 8)) {
         out->append(std::string("<") + (frozen ? "frozenset" : "set") + " at " + hexAddr(obj) +
                     ">");
         return;
     }
     std::vector<uint64_t> keys;
-    bool more = false;
+    bool more = scan < mask + 1;
     int key_index = layout_.major == 2 ? 1 : 0;  // 2.7 entries are {hash, key}, 3.x {key, hash}
-    for (uint64_t i = 0; i <= mask; ++i) {
+    for (uint64_t i = 0; i < scan; ++i) {
         uint64_t key = slots[i * 2 + key_index];
         // Deleted slots hold a "dummy" placeholder object.
         if (key == 0 || objects_.typeName(objects_.typeOf(key)).find("dummy") != std::string::npos)
