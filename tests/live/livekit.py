@@ -54,7 +54,11 @@ def start_target(interp: interpreters.Interpreter, mode: str, tmp: Path) -> Targ
         preexec_fn=child_setup,
     )
     target = Target(process, interp, truth)
-    line = target.readline()
+    try:
+        line = target.readline()
+    except BaseException:
+        stop(target)  # never leave a process (or its pipes) behind
+        raise
     if line != "ready":
         stop(target)
         raise RuntimeError(f"target in mode {mode} under {interp.id} said {line!r}")

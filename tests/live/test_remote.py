@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -77,8 +78,16 @@ def test_same_frames_as_pystack(interp: object, target_factory: object, tmp_path
 
 def test_gil_holder_and_waiters(interp: object, target_factory: object, tmp_path: Path) -> None:
     target = target_factory(interp, "gil")  # type: ignore[operator]
-    document = remote_json(target, tmp_path)
-    spinners = [t for t in document["threads"] if any(f["function"] == "spin" for f in t["frames"])]
+    deadline = time.monotonic() + 30
+    while True:  # until the three spinners have started
+        document = remote_json(target, tmp_path)
+        spinners = [
+            t for t in document["threads"] if any(f["function"] == "spin" for f in t["frames"])
+        ]
+        if len(spinners) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(spinners) == 3
     states = sorted(str(t["gil"]) for t in spinners)
     # One spinner runs; a hand-over caught in the middle shows as "dropping" instead.
     assert states.count("held") + states.count("dropping") >= 1, states
