@@ -228,7 +228,7 @@ void InterpreterWalker::walkInterpreterFrames(uint64_t frame, PyThreadInfo* thre
         }
         uint64_t code_addr = field<uint64_t>(buf, layout_.if_code);
         uint64_t instr = field<uint64_t>(buf, layout_.if_instr);
-        CodeInfo& info = code(code_addr);
+        const CodeInfo& info = code(code_addr);
         uint64_t code_start = code_addr + layout_.co_code_adaptive;
         // Frames whose first instructions have not run yet are not visible to Python either.
         if (info.valid && owner != layout_.owner_generator &&
@@ -247,7 +247,7 @@ PyFrameInfo InterpreterWalker::makeFrame(uint64_t frame, uint64_t code_addr, int
     out.frame_address = frame;
     out.code_address = code_addr;
     out.is_entry = entry;
-    CodeInfo& info = code(code_addr);
+    const CodeInfo& info = code(code_addr);
     if (!info.valid) {
         out.file = "???";
         out.function = "???";
@@ -264,11 +264,8 @@ PyFrameInfo InterpreterWalker::makeFrame(uint64_t frame, uint64_t code_addr, int
     return out;
 }
 
-void InterpreterWalker::readNames(uint64_t code_addr, CodeInfo* info) {
+void InterpreterWalker::readNames(const std::vector<unsigned char>& buf, CodeInfo* info) {
     constexpr int64_t kMaxNames = 4096;
-    info->names_read = true;
-    std::vector<unsigned char> buf(static_cast<size_t>(layout_.co_size));
-    if (!mem_.read(code_addr, buf.data(), buf.size())) return;
     uint64_t names = field<uint64_t>(buf, layout_.co_varnames);
     int64_t count = 0;
     if (!mem_.readValue(names + 16, &count) || count < 0) return;
@@ -291,9 +288,8 @@ void InterpreterWalker::readNames(uint64_t code_addr, CodeInfo* info) {
                                             : static_cast<int>(info->varnames.size());
 }
 
-void InterpreterWalker::collectLocals(uint64_t frame, CodeInfo& info, PyFrameInfo* out) {
+void InterpreterWalker::collectLocals(uint64_t frame, const CodeInfo& info, PyFrameInfo* out) {
     constexpr unsigned char kCellOrFree = 0x40 | 0x80;  // CO_FAST_CELL | CO_FAST_FREE
-    if (!info.names_read) readNames(out->code_address, &info);
     size_t count = std::min(info.varnames.size(), static_cast<size_t>(std::max(info.nlocals, 0)));
     std::vector<uint64_t> values(count);
     if (count == 0 || !mem_.read(frame + layout_.f_localsplus, values.data(), count * 8)) return;
@@ -314,7 +310,7 @@ bool InterpreterWalker::isCodeObject(uint64_t addr) {
     return objects_.typeName(objects_.typeOf(addr)) == "code";
 }
 
-InterpreterWalker::CodeInfo& InterpreterWalker::code(uint64_t addr) {
+const InterpreterWalker::CodeInfo& InterpreterWalker::code(uint64_t addr) {
     auto it = codes_.find(addr);
     if (it != codes_.end()) return it->second;
     CodeInfo info;
@@ -334,6 +330,8 @@ InterpreterWalker::CodeInfo& InterpreterWalker::code(uint64_t addr) {
                 info.qualname =
                     objects_.readText(field<uint64_t>(buf, layout_.co_qualname), kMaxNameChars);
             if (table) info.line_table = std::move(*table);
+            // Locals need the names too: taken from the same copy of the code object.
+            if (options_.locals) readNames(buf, &info);
         }
     }
     return codes_.emplace(addr, std::move(info)).first->second;

@@ -60,7 +60,6 @@ class InterpreterWalker {
         int first_traceable = 0;
         std::string line_table;
         // Read only when locals are requested.
-        bool names_read = false;
         std::vector<std::string> varnames;
         std::string kinds;  // 3.11+: one CO_FAST_* byte per name
         int nargs = 0;
@@ -80,10 +79,10 @@ class InterpreterWalker {
     bool readFrame(uint64_t frame, FrameCursor* cursor, PyThreadInfo* thread);
     void walkFrameObjects(uint64_t frame, PyThreadInfo* thread);
     void walkInterpreterFrames(uint64_t frame, PyThreadInfo* thread);
-    CodeInfo& code(uint64_t addr);
+    const CodeInfo& code(uint64_t addr);
     bool isCodeObject(uint64_t addr);
-    void readNames(uint64_t code_addr, CodeInfo* info);
-    void collectLocals(uint64_t frame, CodeInfo& info, PyFrameInfo* out);
+    void readNames(const std::vector<unsigned char>& code, CodeInfo* info);
+    void collectLocals(uint64_t frame, const CodeInfo& info, PyFrameInfo* out);
     PyFrameInfo makeFrame(uint64_t frame, uint64_t code_addr, int64_t byte_offset, bool entry);
     int threadId(uint64_t tstate, uint64_t pthread_id);
     int gilState(uint64_t interp, uint64_t tstate);
