@@ -103,7 +103,7 @@ ModuleSet::ModuleSet(const std::vector<FileMapping>& mappings, const Memory& cor
     }
 }
 
-std::string ModuleSet::resolve(const Module& m) {
+std::string ModuleSet::resolve(Module& m) {
     const std::string& want = m.core_build_id;
     if (!search_.sysroot.empty()) {
         std::string own = search_.sysroot + m.name;
@@ -111,8 +111,14 @@ std::string ModuleSet::resolve(const Module& m) {
     }
     if (isRegularFile(m.name)) {
         if (want.empty()) return m.name;
-        std::string have = fileBuildId(m.name);
-        if (have.empty() || have == want) return m.name;
+        // Opened once: kept for the analysis when it is the right build.
+        std::string error;
+        auto elf = ElfFile::open(m.name, &error);
+        std::string have = elf ? elf->buildId() : std::string();
+        if (have.empty() || have == want) {
+            m.elf = std::move(elf);
+            return m.name;
+        }
         // A different build at the recorded path: look for the right one, else use it anyway.
         std::string elsewhere = searchRoot(baseName(m.name), want);
         if (!elsewhere.empty()) return elsewhere;

@@ -54,7 +54,7 @@ class ModuleSet : public Memory {
     const std::vector<std::string>& warnings() const { return warnings_; }
 
   private:
-    std::string resolve(const Module& m);
+    std::string resolve(Module& m);
     std::string searchRoot(const std::string& base_name, const std::string& build_id);
 
     std::vector<Module> modules_;
