@@ -123,40 +123,43 @@ py::dict analysisDict(const Analysis& a) {
     return d;
 }
 
-py::dict analyzeCorePy(const std::string& core, const std::optional<std::string>& executable,
-                       const std::optional<std::vector<std::string>>& lib_search_path,
-                       const std::optional<std::string>& lib_search_root, size_t max_frames,
-                       bool locals, bool native, bool native_all) {
+// What both entry points share: the options every analysis takes.
+AnalysisOptions commonOptions(size_t max_frames, bool locals, bool native, bool native_all) {
     AnalysisOptions options;
-    options.executable = executable.value_or("");
-    options.lib_search_path = lib_search_path.value_or(std::vector<std::string>{});
-    options.lib_search_root = lib_search_root.value_or("");
     options.max_frames = max_frames;
     options.locals = locals;
     options.native = native;
     options.native_all = native_all;
+    return options;
+}
+
+// Runs the analysis without the GIL (it never touches Python), then converts once.
+template <typename Analyze>
+py::dict released(Analyze analyze) {
     Analysis result;
     {
         py::gil_scoped_release release;
-        result = analyzeCore(core, options);
+        result = analyze();
     }
     return analysisDict(result);
 }
 
+py::dict analyzeCorePy(const std::string& core, const std::optional<std::string>& executable,
+                       const std::optional<std::vector<std::string>>& lib_search_path,
+                       const std::optional<std::string>& lib_search_root, size_t max_frames,
+                       bool locals, bool native, bool native_all) {
+    AnalysisOptions options = commonOptions(max_frames, locals, native, native_all);
+    options.executable = executable.value_or("");
+    options.lib_search_path = lib_search_path.value_or(std::vector<std::string>{});
+    options.lib_search_root = lib_search_root.value_or("");
+    return released([&] { return analyzeCore(core, options); });
+}
+
 py::dict analyzeProcessPy(int pid, bool block, size_t max_frames, bool locals, bool native,
                           bool native_all) {
-    AnalysisOptions options;
-    options.native = native;
-    options.native_all = native_all;
+    AnalysisOptions options = commonOptions(max_frames, locals, native, native_all);
     options.block = block;
-    options.max_frames = max_frames;
-    options.locals = locals;
-    Analysis result;
-    {
-        py::gil_scoped_release release;
-        result = analyzeProcess(pid, options);
-    }
-    return analysisDict(result);
+    return released([&] { return analyzeProcess(pid, options); });
 }
 
 }  // namespace
