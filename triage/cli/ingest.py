@@ -26,13 +26,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="queue failed crashes again (those of the CORE arguments, or all) and analyze them",
     )
-    parser.add_argument(
-        "--workers",
-        type=options.positive_int,
-        default=None,
-        metavar="N",
-        help="analysis processes (default: the number of CPUs)",
-    )
     options.add_db(parser)
     options.add_reports(parser)
     options.add_analysis_limits(parser)

@@ -60,8 +60,16 @@ def reports_dir(args: argparse.Namespace) -> str | None:
 
 
 def add_analysis_limits(parser: argparse.ArgumentParser) -> None:
+    """How `ingest` and `watch` analyze: workers, their limits, libraries, signature rules."""
     from ..spool.limits import DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIME_LIMIT
 
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="analysis processes (default: the number of CPUs)",
+    )
     parser.add_argument(
         "--lib-search-root",
         metavar="DIR",

@@ -21,13 +21,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
     parser.add_argument("spools", nargs="+", metavar="SPOOL", help="directories to watch")
     parser.add_argument(
-        "--workers",
-        type=options.positive_int,
-        default=None,
-        metavar="N",
-        help="analysis processes (default: the number of CPUs)",
-    )
-    parser.add_argument(
         "--settle",
         type=options.positive_float,
         default=5.0,
