@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Any, TextIO
 
 from ..errors import EXIT_ANALYSIS_FAILED, EXIT_OK, EXIT_USAGE, TriageError
 from ..render.style import escape
@@ -26,9 +27,6 @@ COMMANDS = (
     "report",
 )
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
-if TYPE_CHECKING:
-    from typing import Any, TextIO
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (e.g. `head`) went away

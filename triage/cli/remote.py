@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from ..analysis import analyze_process
 from ..errors import UsageError
 from .core import print_analysis
 from .options import add_stack_options, positive_int
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
-if TYPE_CHECKING:
-    from typing import Any
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:

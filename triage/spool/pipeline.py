@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from ..document import from_json
 from ..signature import SignatureConfig, compute
 from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
 from ..store.grouping import Outcome, record_outcome
@@ -126,13 +127,14 @@ def outcome_of(result: Result, config: SignatureConfig) -> Outcome:
     """Done when a stack was recovered; failed otherwise. Any analysis gets a signature."""
     if result.analysis is None:
         return Outcome(FAILED, result.error or "analysis gave no result")
-    signature = compute(result.analysis, config)
+    analysis = from_json(result.analysis)
+    signature = compute(analysis, config)
     status = DONE if result.error is None else FAILED
-    return Outcome(status, result.error, result.analysis, signature)
+    return Outcome(status, result.error, analysis, signature)
 
 
 def report_renderer() -> Callable[[Any, str, list[int]], Any] | None:
-    """``triage.report.render_changed`` when the report package is installed (issue 6)."""
+    """``triage.report.render_changed`` when the report package is installed."""
     try:
         from ..report import render_changed  # type: ignore[attr-defined]
     except ImportError:

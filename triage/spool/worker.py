@@ -51,9 +51,11 @@ def _die_with_parent() -> None:
 
 def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     """Analyze one core; the reply says done/failed and carries the analysis document."""
+    import dataclasses
+
     from ..analysis import analyze_core
+    from ..document import to_json
     from ..errors import TriageError
-    from ..render.json import analysis_to_json
 
     reply: dict[str, Any] = {"id": request["id"], "analysis": None, "error": None}
     limit = request.get("memory_limit")
@@ -68,7 +70,7 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
                 locals=True,
                 native_mode="all",
             )
-            document = analysis_to_json(analysis, _failure(analysis))
+            document = to_json(dataclasses.replace(analysis, error=_failure(analysis)))
     except MemoryError:
         reply["error"] = f"out of memory (limit {_megabytes(limit)} MB beyond the core's size)"
         return reply

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..document import from_json, to_json
+from ..model import Analysis
 from ..signature import Signature
 from . import Store
 from .models import DONE, FACET_KINDS, FAILED, Crash, Group, GroupFacet, UTCDateTime, utcnow
@@ -35,7 +37,7 @@ class Outcome:
 
     status: str  # DONE or FAILED
     error: str | None = None
-    analysis: dict[str, Any] | None = None
+    analysis: Analysis | None = None
     signature: Signature | None = None
 
 
@@ -122,7 +124,7 @@ def record_outcome(store: Store, crash_id: int, outcome: Outcome) -> int | None:
         crash.analyzed_at = utcnow()
         crash.claimed_by = None
         if outcome.analysis is not None:
-            crash.analysis = outcome.analysis
+            crash.analysis = to_json(outcome.analysis)
             _fill_from_analysis(crash, outcome.analysis)
         group_id = None
         if outcome.signature is not None:
@@ -136,18 +138,18 @@ def record_outcome(store: Store, crash_id: int, outcome: Outcome) -> int | None:
         return group_id
 
 
-def _fill_from_analysis(crash: Crash, document: Mapping[str, Any]) -> None:
-    source = document.get("source") or {}
-    process = document.get("process") or {}
-    signal = process.get("signal")
+def _fill_from_analysis(crash: Crash, analysis: Analysis) -> None:
+    core = analysis.core
     # A collector's sidecar knows the executable better (the core may name a wrapper).
-    crash.executable = crash.executable or source.get("executable") or process.get("execfn")
-    crash.python_version = process.get("python_version")
-    crash.signal = signal.get("name") if isinstance(signal, Mapping) else None
-    crash.pid = process.get("pid")
+    crash.executable = (
+        crash.executable or analysis.source.executable or (core.execfn if core else None)
+    )
+    crash.python_version = analysis.python_version_string
+    crash.signal = core.signal_name if core is not None else None
+    crash.pid = core.pid if core is not None else None
 
 
-def resign(store: Store, compute: Callable[[Mapping[str, Any]], Signature]) -> tuple[int, int]:
+def resign(store: Store, compute: Callable[[Analysis], Signature]) -> tuple[int, int]:
     """Recompute every stored crash's signature; rebuild groups. Returns (crashes, groups).
 
     Groups whose hash is unchanged keep their id (bookmarks and reports stay valid); groups left
@@ -167,7 +169,7 @@ def resign(store: Store, compute: Callable[[Mapping[str, Any]], Signature]) -> t
             if not rows:
                 break
             for crash in rows:
-                signature = compute(crash.analysis or {})
+                signature = compute(from_json(crash.analysis))
                 group = group_for(session, signature)
                 crash.signature = signature.text
                 crash.rules_version = signature.rules_version

@@ -1,6 +1,6 @@
 """The crash database: typed declarative models of crashes (the queue) and groups.
 
-Column names are an interface: `triage report` (issue 6) and the `--json` output of the query
+Column names are an interface: `triage report` and the `--json` output of the query
 commands read them. Any change here needs a migration in ``migrations/versions``.
 """
 
@@ -119,7 +119,7 @@ class Crash(Base):
 
 
 # What a group's breakdowns count: each is also the name of the crash column counted.
-FACET_KINDS = ("python_version", "executable", "host")
+FACET_KINDS = ("python_version", "executable", "host", "release")
 
 
 class GroupFacet(Base):
