@@ -95,7 +95,7 @@ def process_to_json(analysis: Analysis) -> dict[str, Any]:
         "python_version": version,
         "si_code": core.si_code,
         "si_errno": core.si_errno,
-        "fault_address": hex(core.fault_address) if core.is_fault else None,
+        "fault_address": hex(core.fault_address or 0) if core.is_fault else None,
         "sender_pid": core.sent_by,
         "sender_uid": core.sender_uid if core.sent_by is not None else None,
         "crashed": core.is_crash,

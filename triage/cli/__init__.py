@@ -6,6 +6,7 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ..errors import EXIT_ANALYSIS_FAILED, EXIT_OK, EXIT_USAGE, TriageError
@@ -42,7 +43,7 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def _commands_needed(argv: list[str] | None) -> tuple[str, ...]:
+def _commands_needed(argv: Sequence[str] | None) -> tuple[str, ...]:
     """The subcommand named on the command line, or every one (help, errors, tests)."""
     words = [word for word in (sys.argv[1:] if argv is None else argv) if not word.startswith("-")]
     if words and words[0] in COMMANDS:
@@ -50,7 +51,7 @@ def _commands_needed(argv: list[str] | None) -> tuple[str, ...]:
     return COMMANDS
 
 
-def build_parser(argv: list[str] | None = ()) -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = ()) -> argparse.ArgumentParser:
     """The ``triage`` parser; ``-v`` and ``--no-color`` work before or after the subcommand."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0, help="more detail on errors")

@@ -69,7 +69,7 @@ def groups(session: Session, ids: Collection[int] | None = None) -> list[GroupRe
     query = select(*_GROUP)
     if ids is not None:
         query = query.where(Group.id.in_(list(ids)))
-    return [group_record(row._mapping) for row in session.execute(query)]
+    return [group_record(dict(row._mapping)) for row in session.execute(query)]
 
 
 def status_counts(session: Session) -> dict[str, int]:
@@ -100,13 +100,14 @@ def group_facts(
     wanted = Crash.group_id.in_(list(facts))
     newest = select(Crash.group_id, func.max(Crash.id)).where(wanted).group_by(Crash.group_id)
     for group_id, crash_id in session.execute(newest):
-        facts[group_id].newest_crash_id = crash_id
+        if group_id in facts:
+            facts[group_id].newest_crash_id = crash_id
     # Days are bucketed here, not in SQL: date functions differ between SQLite and PostgreSQL.
     since = today - timedelta(days=WINDOW_DAYS)
     when = func.coalesce(Crash.crashed_at, Crash.received_at)
     recent = select(Crash.group_id, when).where(wanted, when >= since)
     for group_id, moment in session.execute(recent):
-        if moment is not None:
+        if moment is not None and group_id in facts:
             facts[group_id].days[_utc(moment).date()] += 1
     return facts
 

@@ -69,21 +69,23 @@ def compute(analysis: Analysis, config: SignatureConfig | None = None) -> Signat
 
 def _signal_name(analysis: Analysis) -> str:
     core = analysis.core
-    return core.signal_name if core is not None and core.signal else "no-signal"
+    name = core.signal_name if core is not None else None
+    return name or "no-signal"
 
 
 def executable_name(analysis: Analysis) -> str:
     """The executable's base name: its directory differs between hosts and releases."""
     core = analysis.core
     argv = core.argv if core is not None else ()
-    for candidate in (
+    candidates: tuple[str | None, ...] = (
         analysis.source.executable,
         core.execfn if core is not None else None,
         argv[0] if argv else None,
         core.fname if core is not None else None,
-    ):
+    )
+    for candidate in candidates:
         if candidate:
-            return posixpath.basename(candidate) or candidate
+            return posixpath.basename(candidate) or str(candidate)
     return "<unknown executable>"
 
 

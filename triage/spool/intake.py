@@ -88,8 +88,7 @@ def _not_a_core(header: bytes) -> str | None:
     if header.startswith(b"\x7fELF"):
         if len(header) < 18:
             return "truncated ELF header: not a core"
-        order = "little" if header[5] == 1 else "big"
-        kind = int.from_bytes(header[16:18], order)
+        kind = int.from_bytes(header[16:18], "little" if header[5] == 1 else "big")
         if kind != ET_CORE:
             return f"an ELF file but {ELF_TYPES.get(kind, f'of type {kind}')}, not a core"
         return None

@@ -136,7 +136,7 @@ def outcome_of(result: Result, config: SignatureConfig) -> Outcome:
 def report_renderer() -> Callable[[Any, str, list[int]], Any] | None:
     """``triage.report.render_changed`` when the report package is installed."""
     try:
-        from ..report import render_changed  # type: ignore[attr-defined]
+        from ..report import render_changed
     except ImportError:
         return None
-    return render_changed  # type: ignore[no-any-return]
+    return render_changed

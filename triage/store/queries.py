@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import InputError, UsageError
@@ -97,7 +97,7 @@ def list_groups(
         groups = {g.id: g for g in session.scalars(select(Group).where(Group.id.in_(stats)))}
         rows = [(groups[gid], *stats[gid]) for gid in stats if gid in groups]
     else:
-        order = {
+        order: tuple[Any, ...] = {
             "count": (Group.count.desc(), Group.id),
             "last": (Group.last_seen.desc(), Group.id),
             "first": (Group.first_seen.desc(), Group.id),
@@ -117,15 +117,21 @@ def _filtered_stats(
     count = func.count().label("n")
     first = func.min(Crash.crashed_at).label("first")
     last = func.max(Crash.crashed_at).label("last")
-    order = {"count": count.desc(), "last": last.desc(), "first": first.desc()}[sort]
-    query: Select[Any] = (
+    order: Any = {
+        "count": count.desc(),
+        "last": last.desc(),
+        "first": first.desc(),
+    }[sort]
+    query = (
         select(Crash.group_id, count, first, last)
         .where(Crash.group_id.is_not(None), *conditions(filters))
         .group_by(Crash.group_id)
         .order_by(order, Crash.group_id)
         .limit(limit)
     )
-    return {row[0]: (row[1], row[2], row[3]) for row in session.execute(query)}
+    return {
+        row[0]: (row[1], row[2], row[3]) for row in session.execute(query) if row[0] is not None
+    }
 
 
 @dataclass(frozen=True)
