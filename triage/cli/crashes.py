@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from ..store.queries import Filters, crash_json, find_group, list_crashes
 
     status = "done" if args.status == "ok" else args.status
-    store = open_store(args.db)
+    store = open_store(args.db, create=False)
     try:
         with store.session() as session:
             group_id = find_group(session, args.group).id if args.group else None

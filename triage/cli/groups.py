@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from ..store.queries import Filters, list_groups
 
     filters = Filters(args.since, args.executable, args.python, args.host)
-    store = open_store(args.db)
+    store = open_store(args.db, create=False)
     try:
         with store.session() as session:
             groups = list_groups(session, filters, args.sort, args.limit)

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report.build import render_all
     from ..store import open_store
 
-    store = open_store(args.db)
+    store = open_store(args.db, create=False)
     try:
         stats = render_all(store, args.out, no_locals=args.no_locals)
     finally:

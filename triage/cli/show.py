@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         representative,
     )
 
-    store = open_store(args.db)
+    store = open_store(args.db, create=False)
     try:
         with store.session() as session:
             group = find_group(session, args.group)
