@@ -243,3 +243,15 @@ def _waiting_thread(analysis: Analysis) -> ThreadChoice | None:
     if main is not None:
         return ThreadChoice(main, ThreadReason.MAIN)
     return None
+
+
+def informativeness(analysis: Analysis) -> int:
+    """How much the stack a crash is about tells a reader: symbolized frames count, unknown
+    (``???``) frames count against, locals are worth a lot. Ranks a group's example crashes."""
+    thread = crashing_thread(analysis).thread
+    if thread is None:
+        return 0
+    known = sum(1 for frame in thread.frames if frame.function not in ("", "???"))
+    unknown = len(thread.frames) - known
+    has_locals = any(frame.locals or frame.arguments for frame in thread.frames)
+    return 2 * min(known, 500) - min(unknown, 500) + (100 if has_locals else 0)

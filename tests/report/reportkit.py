@@ -151,6 +151,11 @@ class Database:
             "context": {"host": "web-1", "service": "orders", "release": "2024.05.1",
                         "tags": {"env": "prod"}},
         }  # fmt: skip
+        if analysis is not None:  # as the store ranks a recorded crash
+            from triage.document import from_json
+            from triage.stack import informativeness
+
+            values["quality"] = informativeness(from_json(analysis))
         values.update(fields)
         with self.store.session() as session:
             crash = Crash(**values)

@@ -14,7 +14,8 @@ from ..render.style import escape
 
 # One module per subcommand, in help order. Only the module of the command being run is
 # imported (plus all of them for `triage --help`): `triage core` must start fast, and the
-# pipeline commands pull in SQLAlchemy, json, pathlib and more.
+# pipeline commands pull in SQLAlchemy, json, pathlib and more. `merge` and `split` share one.
+MODULES = {"split": "merge"}
 COMMANDS = (
     "core",
     "remote",
@@ -24,6 +25,10 @@ COMMANDS = (
     "show",
     "crashes",
     "resign",
+    "resolve",
+    "merge",
+    "split",
+    "retention",
     "demo",
     "report",
 )
@@ -70,8 +75,9 @@ def build_parser(argv: Sequence[str] | None = ()) -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     commands.required = True
-    for name in _commands_needed(argv):
-        importlib.import_module(f".{name}", __name__).register(commands, common)
+    modules = dict.fromkeys(MODULES.get(name, name) for name in _commands_needed(argv))
+    for module in modules:
+        importlib.import_module(f".{module}", __name__).register(commands, common)
     return parser
 
 

@@ -26,6 +26,7 @@ class Signature:
     rules_version: str
     notes: tuple[str, ...] = ()
     tid: int | None = None  # the thread it describes (the one reports show first)
+    meaningful: bool = True  # False: no frame counted (grouped by signal and executable)
 
 
 def rules_version(config: SignatureConfig) -> str:
@@ -64,6 +65,7 @@ def compute(analysis: Analysis, config: SignatureConfig | None = None) -> Signat
         rules_version=rules_version(config),
         notes=tuple(notes),
         tid=thread.tid if thread is not None else None,
+        meaningful=bool(tokens),
     )
 
 

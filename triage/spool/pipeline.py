@@ -15,6 +15,7 @@ from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
 from ..store.grouping import Outcome, record_outcome
 from ..store.queue import claim, recover, worker_identity
 from .pool import Job, Result, WorkerPool
+from .verdict import ungroupable
 
 Log = Callable[[str], None]
 
@@ -124,13 +125,18 @@ class Pipeline:
 
 
 def outcome_of(result: Result, config: SignatureConfig) -> Outcome:
-    """Done when a stack was recovered; failed otherwise. Any analysis gets a signature."""
+    """Done and grouped when a usable stack was recovered; failed, with why, otherwise.
+
+    A failed core keeps whatever its analysis read (signal, executable, pid) but no group.
+    """
     if result.analysis is None:
         return Outcome(FAILED, result.error or "analysis gave no result")
     analysis = from_json(result.analysis)
     signature = compute(analysis, config)
-    status = DONE if result.error is None else FAILED
-    return Outcome(status, result.error, analysis, signature)
+    error = result.error or ungroupable(analysis, signature)
+    if error is not None:
+        return Outcome(FAILED, error, analysis)
+    return Outcome(DONE, None, analysis, signature)
 
 
 def report_renderer() -> Callable[[Any, str, list[int]], Any] | None:

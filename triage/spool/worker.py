@@ -56,6 +56,7 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
     from ..analysis import analyze_core
     from ..document import to_json
     from ..errors import TriageError
+    from .verdict import nothing_usable
 
     reply: dict[str, Any] = {"id": request["id"], "analysis": None, "error": None}
     limit = request.get("memory_limit")
@@ -70,7 +71,7 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
                 locals=True,
                 native_mode="all",
             )
-            document = to_json(dataclasses.replace(analysis, error=_failure(analysis)))
+            document = to_json(dataclasses.replace(analysis, error=nothing_usable(analysis)))
     except MemoryError:
         reply["error"] = f"out of memory (limit {_megabytes(limit)} MB beyond the core's size)"
         return reply
@@ -80,16 +81,6 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
     reply["analysis"] = document
     reply["error"] = document.get("error")
     return reply
-
-
-def _failure(analysis: Any) -> str | None:
-    """Failed only when nothing usable came out: no Python stack and no native stack either."""
-    if any(thread.frames for thread in analysis.threads):
-        return None
-    if analysis.python_version is None:
-        reason = analysis.python_error or "no Python interpreter state found"
-        return f"not a Python process and no native stack: {reason}"
-    return analysis.python_error or "no stack could be recovered"
 
 
 class _address_space_limit:

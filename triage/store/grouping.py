@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,7 @@ from ..document import from_json, to_json
 from ..model import Analysis
 from ..signature import Signature
 from ..signature.generator import HANG as HANG_PREFIX
+from ..stack import informativeness
 from ..versions import version_key
 from . import Store
 from .models import (
@@ -176,6 +177,7 @@ def _fill_from_analysis(crash: Crash, analysis: Analysis) -> None:
     crash.signal = core.signal_name if core is not None else None
     crash.pid = core.pid if core is not None else None
     crash.kind = HANG if analysis.is_snapshot else CRASH
+    crash.quality = informativeness(analysis)
 
 
 @dataclass
@@ -272,28 +274,39 @@ def _account(
     report.merges[new_hash] = (title, sources, count + moved)
 
 
-def _recount_releases(session: Session) -> None:
-    """First and last release of every group, compared as versions (not as text)."""
+def _recount_releases(session: Session, group_ids: Collection[int] | None = None) -> None:
+    """First and last release of the groups, compared as versions (not as text)."""
     releases: dict[int, list[str]] = {}
     query = select(GroupFacet.group_id, GroupFacet.value).where(GroupFacet.kind == "release")
+    groups = select(Group)
+    if group_ids is not None:
+        query = query.where(GroupFacet.group_id.in_(list(group_ids)))
+        groups = groups.where(Group.id.in_(list(group_ids)))
     for group_id, value in session.execute(query):
         releases.setdefault(group_id, []).append(value)
-    for group in session.scalars(select(Group)):
+    for group in session.scalars(groups):
         ordered = sorted(releases.get(group.id, []), key=version_key)
         group.first_release = ordered[0] if ordered else None
         group.last_release = ordered[-1] if ordered else None
         group.kind = HANG if group.signature.startswith(f"{HANG_PREFIX} ") else CRASH
 
 
-def _recount(session: Session) -> int:
+def _recount(session: Session, group_ids: Collection[int] | None = None) -> int:
+    """Counts and first/last seen of the groups (all, or GROUP_IDS) from their crashes; a
+    group left without crashes is deleted."""
     seen = func.coalesce(Crash.crashed_at, Crash.received_at)
     stats = (
         select(Crash.group_id, func.count(), func.min(seen), func.max(seen))
         .where(Crash.group_id.is_not(None))
         .group_by(Crash.group_id)
     )
+    if group_ids is not None:
+        stats = stats.where(Crash.group_id.in_(list(group_ids)))
     counted = {row[0]: row[1:] for row in session.execute(stats)}
-    session.execute(delete(Group).where(Group.id.not_in(counted) if counted else true()))
+    emptied = delete(Group).where(Group.id.not_in(counted) if counted else true())
+    if group_ids is not None:
+        emptied = emptied.where(Group.id.in_(list(group_ids)))
+    session.execute(emptied)
     for group_id, (count, first, last) in counted.items():
         session.execute(
             update(Group)
@@ -304,8 +317,18 @@ def _recount(session: Session) -> int:
     return len(counted)
 
 
-def _recount_facets(session: Session) -> None:
-    session.execute(delete(GroupFacet))
+def recount(session: Session, group_ids: Collection[int]) -> None:
+    """Everything counted about GROUP_IDS, from their crashes (after crashes moved by hand)."""
+    _recount(session, group_ids)
+    _recount_facets(session, group_ids)
+    _recount_releases(session, group_ids)
+
+
+def _recount_facets(session: Session, group_ids: Collection[int] | None = None) -> None:
+    stale = delete(GroupFacet)
+    if group_ids is not None:
+        stale = stale.where(GroupFacet.group_id.in_(list(group_ids)))
+    session.execute(stale)
     for kind in FACET_KINDS:
         column = getattr(Crash, kind)
         counted = (
@@ -313,6 +336,8 @@ def _recount_facets(session: Session) -> None:
             .where(Crash.group_id.is_not(None), column.is_not(None))
             .group_by(Crash.group_id, column)
         )
+        if group_ids is not None:
+            counted = counted.where(Crash.group_id.in_(list(group_ids)))
         session.execute(
             insert(GroupFacet).from_select(["group_id", "kind", "value", "count"], counted)
         )

@@ -129,6 +129,8 @@ class Crash(Base):
     kind: Mapped[Optional[str]] = mapped_column(String(8))
     signature_hash: Mapped[Optional[str]] = mapped_column(String(64))
     core_deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # How much the stack tells (``triage.stack.informativeness``): picks a group's example.
+    quality: Mapped[Optional[int]] = mapped_column()
 
     __table_args__ = (
         Index("ix_crashes_status_id", "status", "id"),  # claiming the oldest pending core

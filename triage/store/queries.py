@@ -45,10 +45,22 @@ class Filters:
     host: str | None = None
     status: str | None = None
     group_id: int | None = None
+    kind: str | None = None  # crash or hang
+    group_status: str | None = None  # new, resolved, regressed
 
     @property
     def narrows_groups(self) -> bool:
         return any((self.since, self.executable, self.python, self.host))
+
+
+def group_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    """What selects groups themselves (not their crashes)."""
+    where: list[ColumnElement[bool]] = []
+    if filters.kind:
+        where.append(Group.kind == filters.kind)
+    if filters.group_status:
+        where.append(Group.status == filters.group_status)
+    return where
 
 
 def conditions(filters: Filters) -> list[ColumnElement[bool]]:
@@ -79,6 +91,8 @@ def conditions(filters: Filters) -> list[ColumnElement[bool]]:
         where.append(Crash.status == filters.status)
     if filters.group_id is not None:
         where.append(Crash.group_id == filters.group_id)
+    if filters.kind:
+        where.append(Crash.kind == filters.kind)
     return where
 
 
@@ -89,7 +103,7 @@ def _escape_like(value: str) -> str:
 def list_groups(
     session: Session, filters: Filters, sort: str = "count", limit: int | None = 50
 ) -> list[dict[str, Any]]:
-    """Groups as the JSON objects of DESIGN.md, most frequent (or latest, or oldest) first."""
+    """Groups as the JSON objects of `groups --json`, most frequent (or latest, oldest) first."""
     if sort not in SORTS:
         raise UsageError(f"--sort must be one of {', '.join(SORTS)}")
     if filters.narrows_groups:
@@ -102,7 +116,8 @@ def list_groups(
             "last": (Group.last_seen.desc(), Group.id),
             "first": (Group.first_seen.desc(), Group.id),
         }[sort]
-        query = select(Group).where(Group.count > 0).order_by(*order).limit(limit)
+        query = select(Group).where(Group.count > 0, *group_conditions(filters))
+        query = query.order_by(*order).limit(limit)
         rows = [(g, g.count, g.first_seen, g.last_seen) for g in session.scalars(query)]
     facets = _facets(session, {row[0].id: row[0].count for row in rows})
     return [
@@ -124,7 +139,9 @@ def _filtered_stats(
     }[sort]
     query = (
         select(Crash.group_id, count, first, last)
+        .join(Group, Group.id == Crash.group_id)
         .where(Crash.group_id.is_not(None), *conditions(filters))
+        .where(*group_conditions(filters))
         .group_by(Crash.group_id)
         .order_by(order, Crash.group_id)
         .limit(limit)
@@ -205,6 +222,11 @@ def group_json(
         "hosts": facets.get("hosts", []),
         "releases": facets.get("releases", []),
         "rules_version": group.rules_version,
+        "kind": group.kind,
+        "status": group.status,
+        "first_release": group.first_release,
+        "last_release": group.last_release,
+        "resolved_in": group.resolved_in,
     }
 
 
@@ -233,8 +255,9 @@ def list_crashes(session: Session, filters: Filters, limit: int | None = 100) ->
 def representative_ids(session: Session, group_ids: Sequence[int]) -> dict[int, int]:
     """The example crash of each group: the one whose stack `show` and the group page show.
 
-    The newest analyzed crash (`done` before `failed`: a group of only failed cores still shows
-    what there is), by crash time then id. One rule, one query, for any number of groups.
+    The most informative analyzed crash (symbolized frames, locals: a stripped interpreter's
+    crash of `???` frames tells least), then the newest; `done` before `failed`. One rule, one
+    query, for any number of groups.
     """
     if not group_ids:
         return {}
@@ -244,6 +267,7 @@ def representative_ids(session: Session, group_ids: Sequence[int]) -> dict[int, 
             partition_by=Crash.group_id,
             order_by=(
                 case((Crash.status == DONE, 0), else_=1),
+                func.coalesce(Crash.quality, 0).desc(),
                 func.coalesce(Crash.crashed_at, Crash.received_at).desc(),
                 Crash.id.desc(),
             ),
@@ -275,7 +299,7 @@ def latest(session: Session, group_id: int, limit: int) -> list[Crash]:
 
 
 def crash_json(crash: Crash) -> dict[str, Any]:
-    """A crash as the JSON object of DESIGN.md (plus a few additive fields)."""
+    """A crash as the JSON object of `crashes --json`."""
     return {
         "id": crash.id,
         "path": crash.path,
@@ -293,6 +317,9 @@ def crash_json(crash: Crash) -> dict[str, Any]:
         "service": crash.service,
         "release": crash.release,
         "signature": crash.signature,
+        "kind": crash.kind,
+        "pid": crash.pid,
+        "core_deleted_at": iso(crash.core_deleted_at),
     }
 
 

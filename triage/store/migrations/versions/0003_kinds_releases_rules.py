@@ -22,6 +22,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("kind", sa.String(8), nullable=True))
         batch.add_column(sa.Column("signature_hash", sa.String(64), nullable=True))
         batch.add_column(sa.Column("core_deleted_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("quality", sa.Integer(), nullable=True))
     op.create_index("ix_crashes_signature_hash", "crashes", ["signature_hash"])
     with op.batch_alter_table("groups") as batch:
         batch.add_column(sa.Column("kind", sa.String(8), nullable=True))
@@ -70,5 +71,5 @@ def downgrade() -> None:
         batch.drop_column("kind")
     op.drop_index("ix_crashes_signature_hash", "crashes")
     with op.batch_alter_table("crashes") as batch:
-        for column in ("core_deleted_at", "signature_hash", "kind"):
+        for column in ("quality", "core_deleted_at", "signature_hash", "kind"):
             batch.drop_column(column)
