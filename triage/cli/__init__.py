@@ -18,6 +18,7 @@ COMMANDS = (
     "remote",
     "ingest",
     "watch",
+    "collect",
     "groups",
     "show",
     "crashes",
