@@ -16,14 +16,16 @@ import fcntl
 import json
 import os
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import config as settings
 from .config import CollectConfig
 from .procinfo import process_facts, text
+
+if TYPE_CHECKING:
+    import subprocess
 
 CHUNK = 1 << 20
 FREE_CHECK_BYTES = 16 << 20  # statvfs again after this much written: cheap, and in time
@@ -174,6 +176,8 @@ def _write_core(stdin: int, temporary: str, config: CollectConfig) -> tuple[int,
             binary = settings.zstd_binary(config)
             if binary is None:
                 raise Dropped("zstd is configured but no zstd binary was found")
+            import subprocess  # only here: it costs start-up time, and the kernel waits
+
             compressor = subprocess.Popen(
                 [binary, "-q", f"-{max(1, min(config.zstd_level, 19))}", "-c"],
                 stdin=subprocess.PIPE,
@@ -183,6 +187,8 @@ def _write_core(stdin: int, temporary: str, config: CollectConfig) -> tuple[int,
                 cwd="/",
             )
         written = _pump(stdin, fd, compressor, os.path.dirname(temporary), config)
+        if written == 0:
+            raise Dropped("empty core (nothing on stdin)")
         if compressor is not None:
             assert compressor.stdin is not None
             compressor.stdin.close()
