@@ -230,3 +230,20 @@ def test_a_vanished_process_and_odd_names_still_give_a_core(tmp_path: Path, core
     assert (spool / sidecar["core"]).read_bytes() == core.read_bytes()
     assert sidecar["core"] == "core.my_app__31m.999999999.1700000000"
     assert "\x1b" not in (spool / STATE / "collect.log").read_text()
+
+
+def test_without_the_zstd_binary_the_core_is_kept_uncompressed_for_its_group(
+    tmp_path: Path, core: Path, live: subprocess.Popen[bytes]
+) -> None:
+    spool = tmp_path / "spool"
+    (spool / STATE).mkdir(parents=True)
+    (spool / STATE / "collect.toml").write_text(
+        'compress = "zstd"\nzstd = "/nonexistent/zstd"\ngroup = 1\n'
+    )
+    with open(core, "rb") as stdin:
+        run_collector(spool, kernel_arguments(live.pid, 11, sys.executable), stdin)
+    (sidecar,) = sidecars(spool)
+    stored = spool / sidecar["core"]
+    assert not stored.name.endswith(".zst") and stored.read_bytes() == core.read_bytes()
+    assert sidecar["compression"] is None and "no zstd binary" in sidecar["collect_warning"]
+    assert stored.stat().st_gid == 1 and (spool / f"{stored.name}.json").stat().st_gid == 1

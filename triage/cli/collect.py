@@ -49,6 +49,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--rate-window", type=float, metavar="SECONDS", help="...within this period"
     )
     parser.add_argument("--time-limit", type=float, metavar="SECONDS", help="for one crash")
+    parser.add_argument("--group", metavar="GROUP", help="group owning the files (mode 0640)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
             "rate_limit": args.rate_limit,
             "rate_window": args.rate_window,
             "time_limit": args.time_limit,
+            "group": args.group,
         }
         config = load(args.spool, args.config, overrides)
     except (ConfigError, ValueError) as exc:

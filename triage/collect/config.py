@@ -44,6 +44,7 @@ class CollectConfig:
     service_variable: str = "SERVICE_NAME"  # its value (when allowed) becomes `service`
     release_variable: str = "SERVICE_VERSION"  # its value (when allowed) becomes `release`
     log_max_bytes: int = 1 << 20  # collect.log is rotated to collect.log.1 beyond this
+    group: str | None = None  # group (name or id) of the files written, for a non-root watcher
     source: str | None = field(default=None, compare=False)  # the file read, for the log
 
 
@@ -118,6 +119,8 @@ def _convert(key: str, value: Any) -> Any:
         if value not in ("zstd", "none"):
             raise ValueError(f"{value!r} is neither 'zstd' nor 'none'")
         return value
+    if key == "group" and isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
     if key == "environment":
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
             raise ValueError("expected a list of variable names")

@@ -82,9 +82,13 @@ def run(
     started = time.monotonic()
     state = settings.state_directory(crash.spool)
     sidecar = _sidecar(crash)
+    # Without the zstd binary the core is kept uncompressed: losing it would be worse.
+    zstd = settings.zstd_binary(config) if config.compress == "zstd" else None
+    if config.compress == "zstd" and zstd is None:
+        note = "; ".join(filter(None, [note, "no zstd binary: stored uncompressed"]))
     if note:
         sidecar["collect_warning"] = note
-    final = os.path.join(crash.spool, core_name(crash, config))
+    final = os.path.join(crash.spool, core_name(crash, compressed=zstd is not None))
     temporary = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.tmp")
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, config.time_limit)
@@ -97,11 +101,11 @@ def run(
             if config.rate_limit and not _within_rate(state, sidecar, config):
                 raise Dropped("rate limit")
             _check_free(crash.spool, config.min_free, 0)
-            written, stored = _write_core(stdin, temporary, config)
+            written, stored = _write_core(stdin, temporary, config, zstd)
             sidecar.update(core=os.path.basename(final), core_bytes=written, stored_bytes=stored)
-            sidecar["compression"] = "zstd" if config.compress == "zstd" else None
+            sidecar["compression"] = "zstd" if zstd else None
             sidecar["collect_seconds"] = round(time.monotonic() - started, 3)
-            _write_json(final + ".json", sidecar)
+            _write_json(final + ".json", sidecar, config.group)
             os.rename(temporary, final)
             _fsync_directory(crash.spool)
         except _TimeLimit:
@@ -115,7 +119,7 @@ def run(
         sidecar.update(core=f"dropped: {drop}")
         sidecar["collect_seconds"] = round(time.monotonic() - started, 3)
         try:
-            _write_json(final + ".json", sidecar)
+            _write_json(final + ".json", sidecar, config.group)
         except (OSError, _TimeLimit) as exc:
             sidecar["sidecar_error"] = str(getattr(exc, "strerror", None) or "time limit")
     except Exception as exc:  # noqa: BLE001 - the handler must always exit 0 after logging
@@ -128,13 +132,13 @@ def run(
     return sidecar
 
 
-def core_name(crash: Crash, config: CollectConfig) -> str:
+def core_name(crash: Crash, compressed: bool = False) -> str:
     """core.EXE.PID.TIME[.zst]: the name says what crashed; the sidecar says the rest."""
     base = os.path.basename(crash.executable or "") or "unknown"
     safe = "".join(c if c.isascii() and (c.isalnum() or c in "._+-") else "_" for c in base)
     stamp = crash.time if crash.time is not None else int(time.time())
     name = f"core.{safe[:NAME_LIMIT]}.{crash.pid if crash.pid is not None else 0}.{stamp}"
-    return name + (".zst" if config.compress == "zstd" else "")
+    return name + (".zst" if compressed else "")
 
 
 def _sidecar(crash: Crash) -> dict[str, Any]:
@@ -166,20 +170,20 @@ def _name_service(sidecar: dict[str, Any], config: CollectConfig) -> None:
             sidecar[key] = environment[variable]
 
 
-def _write_core(stdin: int, temporary: str, config: CollectConfig) -> tuple[int, int]:
-    """Copy STDIN into TEMPORARY (compressed when configured); (bytes read, bytes stored)."""
+def _write_core(
+    stdin: int, temporary: str, config: CollectConfig, zstd: str | None
+) -> tuple[int, int]:
+    """Copy STDIN into TEMPORARY (through ZSTD, a binary, if given); (bytes read, stored)."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(temporary, flags, MODE)
     compressor = None
     try:
-        if config.compress == "zstd":
-            binary = settings.zstd_binary(config)
-            if binary is None:
-                raise Dropped("zstd is configured but no zstd binary was found")
+        _give_to_group(fd, config.group)
+        if zstd is not None:
             import subprocess  # only here: it costs start-up time, and the kernel waits
 
             compressor = subprocess.Popen(
-                [binary, "-q", f"-{max(1, min(config.zstd_level, 19))}", "-c"],
+                [zstd, "-q", f"-{max(1, min(config.zstd_level, 19))}", "-c"],
                 stdin=subprocess.PIPE,
                 stdout=fd,
                 stderr=subprocess.DEVNULL,
@@ -275,13 +279,30 @@ def _within_rate(state: str, sidecar: dict[str, Any], config: CollectConfig) -> 
     return allowed
 
 
-def _write_json(path: str, data: dict[str, Any]) -> None:
+def _give_to_group(fd: int, group: str | None) -> None:
+    """Let a watcher that is not root read the file: owner root, group GROUP, mode 0640."""
+    if not group:
+        return
+    if group.isdigit():
+        gid = int(group)
+    else:
+        import grp
+
+        try:
+            gid = grp.getgrnam(group).gr_gid
+        except KeyError:
+            return  # logged nowhere better than in the sidecar: the file stays root's
+    os.fchown(fd, -1, gid)
+
+
+def _write_json(path: str, data: dict[str, Any], group: str | None = None) -> None:
     temporary = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp")
     payload = json.dumps(data, indent=1, sort_keys=True).encode()
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(temporary, flags, MODE)
     try:
         try:
+            _give_to_group(fd, group)
             view = memoryview(payload)
             while view:
                 view = view[os.write(fd, view) :]
