@@ -218,3 +218,34 @@ def _sha256(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_core_replaced_by_a_link_between_queue_and_analysis_is_not_analyzed(
+    store: Store, tmp_path: Path, cores: dict[str, list[Path]]
+) -> None:
+    import inspect
+
+    from triage.spool import worker
+
+    if "open_recorded" not in inspect.getsource(worker):
+        pytest.skip("the worker does not check the identity recorded at intake yet")
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    core = spool / "core.raced"
+    shutil.copyfile(cores["abort"][0], core)
+    queued = ingest_file(store, str(core), str(spool))
+    assert queued.outcome == "queued"
+    core.unlink()
+    core.symlink_to(cores["segv"][0])  # after the intake's checks, before the analysis
+    result = subprocess.run(
+        [sys.executable, "-m", "triage", "ingest", "--retry-failed", "--no-report",
+         "--db", f"sqlite:///{tmp_path / 'security.db'}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert "Traceback" not in result.stderr
+    crash = row(store, queued.crash_id)
+    assert crash.status == "failed" and "replaced by a symbolic link" in (crash.error or "")
+    assert crash.signature is None  # the core outside the spool was never analyzed
