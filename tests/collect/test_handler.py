@@ -247,3 +247,17 @@ def test_without_the_zstd_binary_the_core_is_kept_uncompressed_for_its_group(
     assert not stored.name.endswith(".zst") and stored.read_bytes() == core.read_bytes()
     assert sidecar["compression"] is None and "no zstd binary" in sidecar["collect_warning"]
     assert stored.stat().st_gid == 1 and (spool / f"{stored.name}.json").stat().st_gid == 1
+
+
+def test_a_second_crash_with_the_same_name_does_not_replace_the_first(
+    tmp_path: Path, core: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    arguments = ["999999998", "1", "11", "1700000000", "h", "!usr!bin!app"]
+    for _ in range(2):
+        with open(core, "rb") as stdin:
+            run_collector(spool, arguments, stdin)
+    names = sorted(p.name for p in spool.iterdir() if p.is_file())
+    first = "core.app.999999998.1700000000"
+    assert names == [first, f"{first}.1", f"{first}.1.json", f"{first}.json"]

@@ -57,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         return _install(args)
     if args.apply:
         raise UsageError("--apply goes with --install")
+    if sys.stdin is not None and sys.stdin.isatty():
+        raise UsageError("the core comes on stdin, from the kernel: see --install")
     from ..collect import handler
     from ..collect.config import CollectConfig, ConfigError, load, parse_size
 
@@ -76,7 +78,12 @@ def run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:
         # A broken configuration must not cost the core: collect with the defaults, and say so.
         config, note = CollectConfig(), f"configuration ignored: {exc}"
-    handler.run(crash, config, note=note)
+    try:
+        handler.run(crash, config, note=note)
+    except Exception as exc:  # noqa: BLE001 - run() logs everything itself; this is the last resort
+        import syslog
+
+        syslog.syslog(syslog.LOG_ERR, f"triage collect: unexpected {type(exc).__name__}: {exc}")
     return EXIT_OK
 
 

@@ -88,7 +88,7 @@ def run(
         note = "; ".join(filter(None, [note, "no zstd binary: stored uncompressed"]))
     if note:
         sidecar["collect_warning"] = note
-    final = os.path.join(crash.spool, core_name(crash, compressed=zstd is not None))
+    final = _unused(os.path.join(crash.spool, core_name(crash, compressed=zstd is not None)))
     temporary = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.tmp")
     previous = signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, config.time_limit)
@@ -106,6 +106,8 @@ def run(
             sidecar["compression"] = "zstd" if zstd else None
             sidecar["collect_seconds"] = round(time.monotonic() - started, 3)
             _write_json(final + ".json", sidecar, config.group)
+            # From here on the core is kept: a time limit must not call it dropped.
+            signal.setitimer(signal.ITIMER_REAL, 0)
             os.rename(temporary, final)
             _fsync_directory(crash.spool)
         except _TimeLimit:
@@ -139,6 +141,14 @@ def core_name(crash: Crash, compressed: bool = False) -> str:
     stamp = crash.time if crash.time is not None else int(time.time())
     name = f"core.{safe[:NAME_LIMIT]}.{crash.pid if crash.pid is not None else 0}.{stamp}"
     return name + (".zst" if compressed else "")
+
+
+def _unused(path: str) -> str:
+    """PATH, or PATH.N: pids are reused, and a second crash must not replace the first."""
+    candidate, number = path, 1
+    while os.path.lexists(candidate) or os.path.lexists(candidate + ".json"):
+        candidate, number = f"{path}.{number}", number + 1
+    return candidate
 
 
 def _sidecar(crash: Crash) -> dict[str, Any]:
