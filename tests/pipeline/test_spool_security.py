@@ -94,6 +94,31 @@ def test_sidecars_are_never_followed_nor_waited_on(
     assert MARKER not in database_text(tmp_path / "security.db")
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"host": "a\\u0000b\\udc80", "n": NaN, "k\\u0000": [1]}', None),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"a":' * 100 + "1" + "}" * 100, "nested"),
+    ],
+    ids=["nul-surrogate-nan", "deep-array", "deep-object"],
+)
+def test_hostile_sidecar_content_is_stored_safely_or_noted(
+    store: Store, tmp_path: Path, cores: dict[str, list[Path]], content: str, expected: str | None
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    shutil.copyfile(cores["abort"][0], spool / "core.odd")
+    (spool / "core.odd.json").write_text(content)
+    crash = row(store, ingest_file(store, str(spool / "core.odd"), str(spool)).crash_id)
+    context = crash.context or {}
+    if expected is None:
+        assert crash.host == "a\\x00b\\udc80"
+        assert (context["host"], context["n"], context["k\\x00"]) == (crash.host, "nan", [1])
+    else:
+        assert expected in context["sidecar_error"]
+
+
 def test_a_symlink_loop_gets_a_failed_row(store: Store, tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     spool.mkdir()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import stat
 from typing import Any
@@ -12,6 +13,7 @@ from .names import safe_text, sidecar_of
 
 MAX_SIDECAR_BYTES = 1 << 20  # context, not data: anything bigger is not a sidecar
 KNOWN_FIELDS = ("host", "service", "release", "executable", "tags")
+MAX_DEPTH = 32  # a sidecar is a flat record; deeper nesting is refused
 # Anyone who can write to the spool writes sidecars: never follow a link out of it, never wait
 # on a FIFO, read only a regular file, and through the descriptor that was checked.
 OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -46,9 +48,30 @@ def read_sidecar(core_path: str) -> tuple[dict[str, Any] | None, str | None]:
         data = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         return None, f"sidecar {name} is not valid JSON: {exc}"
+    except RecursionError:  # e.g. 100,000 nested arrays
+        return None, f"sidecar {name} is nested too deeply"
     if not isinstance(data, dict):
         return None, f"sidecar {name} is not a JSON object"
-    return data, None
+    try:
+        return _storable(data, MAX_DEPTH), None
+    except RecursionError:
+        return None, f"sidecar {name} is nested more than {MAX_DEPTH} levels deep"
+
+
+def _storable(value: Any, depth: int) -> Any:
+    """VALUE as every database stores it: JSON allows NULs, lone surrogates and NaN, which
+    PostgreSQL or the drivers refuse (and a refused row would be retried for ever)."""
+    if depth < 0:
+        raise RecursionError
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, dict):
+        return {safe_text(str(k)): _storable(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable(v, depth - 1) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):  # NaN: not JSON to PostgreSQL
+        return str(value)
+    return value
 
 
 def _read(fd: int, limit: int) -> bytes:
