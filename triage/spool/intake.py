@@ -22,7 +22,7 @@ from ..store.queue import NewCrash, add_crash, find_known
 from .coredump import metadata as coredump_metadata
 from .identity import IDENTITY_KEY, identity_of
 from .names import PATH_BYTES_KEY, inside, is_candidate, path_bytes, safe_text, stored_path
-from .sidecar import read_sidecar, text_field
+from .sidecar import read_sidecar, storable, text_field
 
 CHUNK = 1 << 20
 ET_CORE = 4
@@ -134,7 +134,9 @@ def _facts(
         context = {"sidecar_error": problem}
     if extra:
         # The sidecar's own keys win over systemd's attributes; the identity is ours alone.
-        context = {**{k: v for k, v in extra.items() if k != IDENTITY_KEY}, **(context or {})}
+        # Attributes and names are as untrusted as a sidecar: stored the same careful way.
+        found = storable({k: v for k, v in extra.items() if k != IDENTITY_KEY})
+        context = {**found, **(context or {})}
         if IDENTITY_KEY in extra:
             context[IDENTITY_KEY] = extra[IDENTITY_KEY]
     raw = path_bytes(path)

@@ -53,12 +53,12 @@ def read_sidecar(core_path: str) -> tuple[dict[str, Any] | None, str | None]:
     if not isinstance(data, dict):
         return None, f"sidecar {name} is not a JSON object"
     try:
-        return _storable(data, MAX_DEPTH), None
+        return storable(data), None
     except RecursionError:
         return None, f"sidecar {name} is nested more than {MAX_DEPTH} levels deep"
 
 
-def _storable(value: Any, depth: int) -> Any:
+def storable(value: Any, depth: int = MAX_DEPTH) -> Any:
     """VALUE as every database stores it: JSON allows NULs, lone surrogates and NaN, which
     PostgreSQL or the drivers refuse (and a refused row would be retried for ever)."""
     if depth < 0:
@@ -66,9 +66,9 @@ def _storable(value: Any, depth: int) -> Any:
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, dict):
-        return {safe_text(str(k)): _storable(v, depth - 1) for k, v in value.items()}
+        return {safe_text(str(k)): storable(v, depth - 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_storable(v, depth - 1) for v in value]
+        return [storable(v, depth - 1) for v in value]
     if isinstance(value, float) and not math.isfinite(value):  # NaN: not JSON to PostgreSQL
         return str(value)
     return value
