@@ -14,8 +14,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "collect",
         parents=[common],
         help="core_pattern pipe handler: write the kernel's core and a sidecar into a spool",
-        description="Run by the kernel as `|/path/to/triage collect SPOOL %%P %%i %%s %%t %%h "
-        "%%E` with the core on stdin: the core is written into SPOOL atomically with a "
+        description="Run by the kernel as `|/path/to/triage collect SPOOL %P %i %s %t %h %E` "
+        "with the core on stdin: the core is written into SPOOL atomically with a "
         "CORE.json sidecar, within the configured limits, and one line is logged to "
         "SPOOL/.coretriage/collect.log. It always exits 0. With --install it prints the "
         "core_pattern line; --apply also writes it to the kernel, --uninstall restores.",

@@ -87,7 +87,8 @@ def apply(spool: str, settings: Settings) -> Settings:
                 {"core_pattern": before.core_pattern, "core_pipe_limit": before.core_pipe_limit},
                 stream,
             )
-    write(settings)
+    # A higher limit set by the administrator stays: it only allows more crashes at once.
+    write(Settings(settings.core_pattern, max(settings.core_pipe_limit, before.core_pipe_limit)))
     return before
 
 
