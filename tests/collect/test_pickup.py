@@ -111,3 +111,24 @@ def test_the_collector_hands_a_core_to_the_watcher_with_its_sidecar(
     context = json.loads(row["context"])
     assert context["pid"] == os.getpid() and context["signal_name"] == "SIGABRT"
     assert row["crashed_at"][:10] == time.strftime("%Y-%m-%d", time.gmtime())
+
+
+def test_a_crash_whose_core_was_dropped_is_counted_as_failed(
+    watched: tuple[Path, Path], core: Path
+) -> None:
+    spool, db = watched
+    for number in range(2):
+        arguments = kernel_arguments(os.getpid(), 11, sys.executable, "web-5")
+        arguments[3] = str(1_700_000_000 + number)
+        with open(core, "rb") as stdin:
+            run_collector(spool, arguments, stdin, "--rate-limit", "1")
+    started = time.monotonic()
+    while len(crashes(db)) < 2 or any(c["status"] not in ("done", "failed") for c in crashes(db)):
+        assert time.monotonic() - started < 120, crashes(db)
+        time.sleep(0.1)
+    time.sleep(1.0)  # a rescan or a late event must not add rows
+    kept, dropped = sorted(crashes(db), key=lambda c: c["status"] == "failed")
+    assert kept["status"] == "done" and kept["path"].endswith(".1700000000")
+    assert (dropped["status"], dropped["host"], dropped["size"]) == ("failed", "web-5", 0)
+    assert dropped["error"] == "core not kept by the collector: rate limit"
+    assert dropped["path"].endswith(".1700000001") and len(crashes(db)) == 2

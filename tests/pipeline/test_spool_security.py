@@ -274,3 +274,20 @@ def test_a_core_replaced_by_a_link_between_queue_and_analysis_is_not_analyzed(
     crash = row(store, queued.crash_id)
     assert crash.status == "failed" and "replaced by a symbolic link" in (crash.error or "")
     assert crash.signature is None  # the core outside the spool was never analyzed
+
+
+def test_a_lone_sidecar_counts_only_as_a_record_of_a_dropped_core(
+    store: Store, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    (spool / "core.gone.json").write_text(json.dumps({"core": "dropped: rate limit", "pid": 7}))
+    (spool / "core.coming.json").write_text(json.dumps({"core": "core.coming", "pid": 8}))
+    os.mkfifo(spool / "core.fifo.json")
+    first = ingest_file(store, str(spool / "core.gone.json"), str(spool))
+    assert first.outcome == "failed" and first.error == "core not kept by the collector: rate limit"
+    again = ingest_file(store, str(spool / "core.gone.json"), str(spool))
+    assert (again.outcome, again.crash_id) == ("known", first.crash_id)
+    assert row(store, first.crash_id).path == str(spool / "core.gone")
+    for name in ("core.coming.json", "core.fifo.json"):
+        assert ingest_file(store, str(spool / name), str(spool)).outcome == "ignored"

@@ -21,7 +21,16 @@ from ..store import Store
 from ..store.queue import NewCrash, add_crash, find_known
 from .coredump import metadata as coredump_metadata
 from .identity import IDENTITY_KEY, identity_of
-from .names import PATH_BYTES_KEY, inside, is_candidate, path_bytes, safe_text, stored_path
+from .names import (
+    PATH_BYTES_KEY,
+    SIDECAR_SUFFIX,
+    inside,
+    is_candidate,
+    is_record,
+    path_bytes,
+    safe_text,
+    stored_path,
+)
 from .sidecar import read_sidecar, storable, text_field
 
 CHUNK = 1 << 20
@@ -44,6 +53,8 @@ class Intake:
 def ingest_file(store: Store, path: str, spool_root: str | None = None) -> Intake:
     """Record PATH as a crash. With SPOOL_ROOT (the watcher), symlinks must stay inside it."""
     path = os.path.abspath(path)
+    if spool_root is not None and is_record(path, spool_root):
+        return _dropped(store, path)
     if spool_root is not None and not is_candidate(path, spool_root):
         return Intake(path, "ignored")
     try:
@@ -72,6 +83,32 @@ def ingest_file(store: Store, path: str, spool_root: str | None = None) -> Intak
     if known is not None:
         return Intake(path, "known", known)
     return _record(store, examine(path, info, follow=spool_root is None))
+
+
+def _dropped(store: Store, record: str) -> Intake:
+    """A collector's sidecar without its core, saying why the core was not kept (e.g. the rate
+    limit): a failed crash, so that crashes over a limit are counted too. Any other lone
+    sidecar is ignored (its core has not arrived yet, or never will)."""
+    core = record[: -len(SIDECAR_SUFFIX)]
+    if os.path.lexists(core):
+        return Intake(record, "ignored")
+    context, _ = read_sidecar(core)
+    outcome = (context or {}).get("core")
+    if not isinstance(outcome, str) or not outcome.startswith("dropped: "):
+        return Intake(record, "ignored")
+    try:
+        info = os.lstat(record)
+    except OSError:
+        return Intake(record, "ignored")
+    # Size 0 (there is no core) and the record's mtime: a rescan finds this row again.
+    with store.session() as session:
+        known = find_known(session, stored_path(core), 0, info.st_mtime_ns)
+    if known is not None:
+        return Intake(record, "known", known)
+    error = f"core not kept by the collector: {outcome[len('dropped: ') :]}"
+    new = _facts(core, info, error=error)
+    new.size, new.context = 0, {**(new.context or {}), "_record": os.path.basename(record)}
+    return _record(store, new)
 
 
 def examine(path: str, info: os.stat_result, follow: bool = True) -> NewCrash:

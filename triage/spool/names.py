@@ -30,6 +30,12 @@ def is_candidate(path: str, root: str | None = None) -> bool:
     return True
 
 
+def is_record(path: str, root: str | None = None) -> bool:
+    """A sidecar that may stand alone: a collector's record of a crash whose core it dropped."""
+    name = os.path.basename(path)
+    return name.endswith(SIDECAR_SUFFIX) and is_candidate(path[: -len(SIDECAR_SUFFIX)], root)
+
+
 def sidecar_of(path: str) -> str:
     return path + SIDECAR_SUFFIX
 

@@ -23,7 +23,7 @@ from ..errors import SpoolError, StoreError
 from ..render.style import escape
 from .coredump import complete_when_created
 from .intake import ingest_file
-from .names import is_candidate
+from .names import is_candidate, is_record
 from .pipeline import Log, Pipeline, stderr_log
 from .settle import Settler
 
@@ -64,7 +64,7 @@ class SpoolHandler(FileSystemEventHandler):
                     self.events.put((target, self.root, "directory"))
             return
         path = _text(event.dest_path if kind == "moved" else event.src_path)
-        if path and is_candidate(path, self.root):
+        if path and (is_candidate(path, self.root) or is_record(path, self.root)):
             if kind == "created" and complete_when_created(path):
                 kind = "moved"
             self.events.put((path, self.root, kind))
@@ -88,7 +88,7 @@ def scan(root: str) -> Iterator[str]:
         subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
         for name in sorted(files):
             path = os.path.join(directory, name)
-            if is_candidate(path, root):
+            if is_candidate(path, root) or is_record(path, root):
                 yield path
 
 
