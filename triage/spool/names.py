@@ -23,11 +23,13 @@ def is_candidate(path: str, root: str | None = None) -> bool:
     name = os.path.basename(path)
     if not name or name.startswith(".") or name.endswith(IGNORED_SUFFIXES):
         return False
-    if root is not None:
-        relative = os.path.relpath(os.path.dirname(path), root)
-        if any(part.startswith(".") for part in relative.split(os.sep) if part != "."):
-            return False
-    return True
+    return root is None or not hidden(os.path.dirname(path), root)
+
+
+def hidden(directory: str, root: str) -> bool:
+    """DIRECTORY is, or lies under, a dot directory of ROOT (or is outside ROOT)."""
+    relative = os.path.relpath(directory, root)
+    return any(part.startswith(".") for part in relative.split(os.sep) if part != ".")
 
 
 def is_record(path: str, root: str | None = None) -> bool:

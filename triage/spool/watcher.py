@@ -23,7 +23,7 @@ from ..errors import SpoolError, StoreError
 from ..render.style import escape
 from .coredump import complete_when_created
 from .intake import ingest_file
-from .names import is_candidate, is_record
+from .names import hidden, is_candidate, is_record
 from .pipeline import Log, Pipeline, stderr_log
 from .settle import Settler
 
@@ -60,7 +60,7 @@ class SpoolHandler(FileSystemEventHandler):
             if event.is_directory and event.event_type in ("created", "moved"):
                 # A directory dropped into the spool: its files produced no events of their own.
                 target = _text(getattr(event, "dest_path", "") or event.src_path)
-                if target and is_candidate(os.path.join(target, "x"), self.root):
+                if target and not hidden(target, self.root):
                     self.events.put((target, self.root, "directory"))
             return
         path = _text(event.dest_path if kind == "moved" else event.src_path)
