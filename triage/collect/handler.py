@@ -151,9 +151,15 @@ def _unused(path: str) -> str:
     return candidate
 
 
-def _sidecar(crash: Crash) -> dict[str, Any]:
-    from ..model import signal_name
+def _signal_name(number: int) -> str:
+    # As triage.model.signal_name, without importing the model (start-up time).
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"SIG{number}"
 
+
+def _sidecar(crash: Crash) -> dict[str, Any]:
     sidecar: dict[str, Any] = {
         "collector": "triage collect",
         "host": crash.host,
@@ -161,7 +167,7 @@ def _sidecar(crash: Crash) -> dict[str, Any]:
         "pid": crash.pid,
         "tid": crash.tid,
         "signal": crash.signal,
-        "signal_name": signal_name(crash.signal) if crash.signal else None,
+        "signal_name": _signal_name(crash.signal) if crash.signal else None,
         "time": crash.time,
     }
     if crash.time is not None:
