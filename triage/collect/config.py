@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from typing import Any
 
 STATE_DIRECTORY = ".coretriage"  # a dot directory: the watcher never takes it for a core
 CONFIG_NAME = "collect.toml"

@@ -18,14 +18,15 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from . import config as settings
 from .config import CollectConfig
 from .procinfo import process_facts, text
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
 if TYPE_CHECKING:
     import subprocess
+    from typing import Any
 
 CHUNK = 1 << 20
 FREE_CHECK_BYTES = 16 << 20  # statvfs again after this much written: cheap, and in time

@@ -10,8 +10,11 @@ from __future__ import annotations
 import os
 import re
 import struct
-from collections.abc import Iterable
-from typing import Any
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs start-up time
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any
 
 MAX_PROC_READ = 256 << 10  # cmdline and environ can be large; context, not data
 MAX_NOTES = 64 << 10
