@@ -55,6 +55,9 @@ def test_a_core_is_written_whole_with_its_sidecar(
     version = "{}.{}".format(*sys.version_info[:2])
     assert sidecar["python_version"].startswith(version), sidecar["python_version"]
     assert "cgroup" in sidecar
+    library = sidecar.get("python_library")  # only for an interpreter built shared
+    if library is not None:
+        assert "libpython" in library and sidecar["python_library_build_id"] == build_id_of(library)
     # Only allow-listed variables; service and release come from two of them.
     assert sidecar["environment"] == {
         "SERVICE_NAME": "shop",

@@ -77,10 +77,17 @@ def process_facts(pid: int, allowed: Iterable[str]) -> dict[str, Any]:
     build = build_id(f"{base}/exe")
     if build:
         facts["build_id"] = build
-    maps = read_bytes(f"{base}/maps", 4 << 20)
-    version = python_version(executable, maps.decode("utf-8", "replace") if maps else "")
+    maps = (read_bytes(f"{base}/maps", 4 << 20) or b"").decode("utf-8", "replace")
+    version = python_version(executable, maps)
     if version:
         facts["python_version"] = version
+    library = python_library(maps)
+    if library:
+        facts["python_library"] = library
+        # Through the process's root: in a container the path names the container's file.
+        found = build_id(f"{base}/root{library}")
+        if found:
+            facts["python_library_build_id"] = found
     environment = allowed_environment(read_bytes(f"{base}/environ") or b"", allowed)
     if environment:
         facts["environment"] = environment
@@ -131,6 +138,16 @@ def python_version(executable: str | None, maps: str) -> str | None:
         return library.group(1)
     match = _PYTHON_EXECUTABLE.search(executable or "")
     return match.group(1) if match else None
+
+
+def python_library(maps: str) -> str | None:
+    """The path of the libpython the process mapped, if any (a shared-library build)."""
+    match = _PYTHON_LIBRARY.search(maps)
+    if match is None:
+        return None
+    line = maps[maps.rfind("\n", 0, match.start()) + 1 :].split("\n", 1)[0]
+    path = line[line.find("/") :] if "/" in line else ""
+    return path if path.startswith("/") and not path.endswith(" (deleted)") else None
 
 
 def build_id(path: str) -> str | None:
