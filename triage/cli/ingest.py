@@ -39,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
     from ..store.queue import retry_failed
 
     if args.systemd_coredump:
-        args.cores = [*args.cores, *coredump.cores(args.systemd_coredump)]
+        found = coredump.cores(args.systemd_coredump)
+        if not found and not args.cores and not args.retry_failed:
+            print(f"triage: no cores in {args.systemd_coredump}", file=sys.stderr)
+            return EXIT_OK
+        args.cores = [*args.cores, *found]
     if not args.cores and not args.retry_failed:
         raise UsageError("give at least one CORE, or --retry-failed")
     config = load_config(args.signature_config)
