@@ -264,3 +264,20 @@ def test_a_second_crash_with_the_same_name_does_not_replace_the_first(
     names = sorted(p.name for p in spool.iterdir() if p.is_file())
     first = "core.app.999999998.1700000000"
     assert names == [first, f"{first}.1", f"{first}.1.json", f"{first}.json"]
+
+
+def test_the_handler_imports_neither_the_database_nor_the_watcher(tmp_path: Path) -> None:
+    """The kernel waits for the handler: it must not pay for SQLAlchemy, watchdog or jinja2."""
+    spool = tmp_path / "spool"
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "triage", "collect", str(spool),
+         "1", "1", "11", "1700000000", "h", "!bin!x"],
+        input=b"\x7fELF" + bytes(1000),
+        capture_output=True,
+        cwd="/",
+        timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0
+    imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.decode().splitlines()}
+    heavy = {"sqlalchemy", "watchdog", "jinja2", "triage.store", "triage.spool.watcher"}
+    assert not imported & heavy, imported & heavy
