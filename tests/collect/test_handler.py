@@ -141,6 +141,28 @@ def test_a_full_disk_leaves_no_partial_file(
     assert leftovers(tiny_disk) == []
 
 
+def test_a_full_disk_under_zstd_leaves_no_partial_file(
+    tiny_disk: Path, live: subprocess.Popen[bytes]
+) -> None:
+    if shutil.which("zstd") is None:
+        pytest.skip("zstd is not installed")
+    noise = tiny_disk.parent / "noise"  # not on the tiny disk
+    noise.write_bytes(b"\x7fELF" + os.urandom(3 << 20))  # does not compress: does not fit
+    with open(noise, "rb") as stdin:
+        arguments = kernel_arguments(live.pid, 11, sys.executable)
+        flags = ("--min-free", "0", "--compress", "zstd")
+        result = run_collector(tiny_disk, arguments, stdin, *flags)
+    assert result.returncode == 0
+    (sidecar,) = sidecars(tiny_disk)
+    assert sidecar["core"] == "dropped: disk full"
+    assert not [
+        p
+        for p in tiny_disk.iterdir()
+        if p.name.startswith("core.") and not p.name.endswith(".json")
+    ]
+    assert leftovers(tiny_disk) == []
+
+
 def test_the_free_space_floor_is_kept(
     tiny_disk: Path, core: Path, live: subprocess.Popen[bytes]
 ) -> None:

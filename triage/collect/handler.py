@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20
 FREE_CHECK_BYTES = 16 << 20  # statvfs again after this much written: cheap, and in time
+FULL_DISK_BYTES = 1 << 20  # less than this free after zstd failed: the disk filled up
 NAME_LIMIT = 64  # of the executable part of a core's name
 MODE = 0o640  # cores hold the memory of a process: not world-readable
 STALE_TEMPORARY_SECONDS = 3600.0  # temporaries of a handler killed this long ago are removed
@@ -212,11 +213,12 @@ def _write_core(
             raise Dropped("empty core (nothing on stdin)")
         if compressor is not None:
             assert compressor.stdin is not None
-            compressor.stdin.close()
+            try:
+                compressor.stdin.close()
+            except BrokenPipeError:
+                pass  # zstd is gone: its exit status says more
             if compressor.wait() != 0:
-                # Most often the disk filled up under zstd's own writes.
-                _check_free(os.path.dirname(temporary), config.min_free, 0)
-                raise Dropped(f"zstd failed (exit status {compressor.returncode})")
+                _zstd_failed(os.path.dirname(temporary), f"exit status {compressor.returncode}")
             compressor = None
         os.fsync(fd)
         return written, os.fstat(fd).st_size
@@ -252,11 +254,19 @@ def _pump(
             try:
                 compressor.stdin.write(chunk)
             except BrokenPipeError:
-                raise Dropped("zstd stopped reading") from None
+                _zstd_failed(spool, "it stopped reading")
         else:
             view = memoryview(chunk)
             while view:
                 view = view[os.write(fd, view) :]
+
+
+def _zstd_failed(spool: str, how: str) -> None:
+    """Most often zstd stops because the disk filled up under its writes: say so."""
+    info = os.statvfs(spool)
+    if info.f_bavail * info.f_frsize < FULL_DISK_BYTES:
+        raise Dropped("disk full")
+    raise Dropped(f"zstd failed ({how})")
 
 
 def _check_free(path: str, floor: int, coming: int) -> None:
