@@ -21,6 +21,7 @@ COMMANDS = (
     "remote",
     "ingest",
     "watch",
+    "collect",
     "groups",
     "show",
     "crashes",
