@@ -24,6 +24,7 @@ from .identity import IDENTITY_KEY, identity_of
 from .names import (
     PATH_BYTES_KEY,
     SIDECAR_SUFFIX,
+    SNAPSHOT_SUFFIX,
     inside,
     is_candidate,
     is_record,
@@ -136,7 +137,7 @@ def examine(path: str, info: os.stat_result, follow: bool = True) -> NewCrash:
         if coredump is not None:
             extra.update(coredump)
         header = stream.read(64)
-        problem = _not_a_core(header)
+        problem = _not_a_core(header, path)
         if problem is not None:  # no need to read the rest (it may be a huge sparse file)
             return _facts(path, opened, error=problem, extra=extra)
         digest = hashlib.sha256(header)
@@ -145,7 +146,11 @@ def examine(path: str, info: os.stat_result, follow: bool = True) -> NewCrash:
     return _facts(path, opened, sha256=digest.hexdigest(), extra=extra)
 
 
-def _not_a_core(header: bytes) -> str | None:
+def _not_a_core(header: bytes, path: str) -> str | None:
+    if path.endswith(SNAPSHOT_SUFFIX):
+        if header.lstrip().startswith(b"{"):
+            return None
+        return "not an analysis document (a .snapshot file is the JSON of `triage remote`)"
     if header.startswith(b"\x7fELF"):
         if len(header) < 18:
             return "truncated ELF header: not a core"

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
-# A writer is still at work on these (DESIGN.md: spool temporaries are never crashes); `.json`
-# files are the sidecars of cores, `.new`/`.partial` the suffixes of ABRT-like collectors.
+# A writer is still at work on these (spool temporaries are never crashes); `.json` files are
+# the sidecars of cores, `.new`/`.partial` the suffixes of ABRT-like collectors.
 IGNORED_SUFFIXES = (".tmp", ".part", ".partial", ".new", ".json", ".swp")
 SIDECAR_SUFFIX = ".json"
+# A live analysis saved into the spool (`triage remote PID --save SPOOL`): a hang caught without
+# writing a core. The file is the analysis document itself.
+SNAPSHOT_SUFFIX = ".snapshot"
 # Context key holding the raw bytes (hex) of a name that is not valid UTF-8: the path column
 # holds a readable form with those bytes escaped, which no longer names the file.
 PATH_BYTES_KEY = "_path_bytes"

@@ -56,6 +56,8 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
     from ..analysis import analyze_core
     from ..document import to_json
     from ..errors import TriageError
+    from .names import SNAPSHOT_SUFFIX
+    from .snapshot import read_snapshot
     from .verdict import nothing_usable
 
     reply: dict[str, Any] = {"id": request["id"], "analysis": None, "error": None}
@@ -63,14 +65,17 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
     try:
         with _address_space_limit(request["path"], limit):
             _inject(faults, request["path"])
-            # Native frames of every thread: crashes inside C code and cores of processes
-            # without Python get signatures too. Locals are kept; reports can leave them out.
-            analysis = analyze_core(
-                request["path"],
-                lib_search_root=request.get("lib_search_root"),
-                locals=True,
-                native_mode="all",
-            )
+            if request["path"].endswith(SNAPSHOT_SUFFIX):
+                analysis = read_snapshot(request["path"])
+            else:
+                # Native frames of every thread: crashes inside C code and cores of processes
+                # without Python get signatures too. Locals are kept; reports can leave them out.
+                analysis = analyze_core(
+                    request["path"],
+                    lib_search_root=request.get("lib_search_root"),
+                    locals=True,
+                    native_mode="all",
+                )
             document = to_json(dataclasses.replace(analysis, error=nothing_usable(analysis)))
     except MemoryError:
         reply["error"] = f"out of memory (limit {_megabytes(limit)} MB beyond the core's size)"
