@@ -24,6 +24,12 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
         )
     parser.add_argument("--locals", action="store_true", help="show the local variables")
     parser.add_argument(
+        "--no-scrub",
+        action="store_true",
+        help="show secret-looking values too (passwords, tokens, credentials in URLs); by "
+        "default they are [redacted], as everywhere coretriage stores or shows an analysis",
+    )
+    parser.add_argument(
         "--exhaustive", action="store_true", help="use every method to find the interpreter"
     )
 

@@ -53,7 +53,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..document import from_json
+    from ..document import from_json, to_json
+    from ..scrub import scrub
+    from ..signature.config import load_config
     from ..store import open_store
     from ..store.queries import (
         breakdowns,
@@ -78,7 +80,10 @@ def run(args: argparse.Namespace) -> int:
             sample_id = sample.id if sample is not None else None
     finally:
         store.close()
-    analysis = from_json(document) if document is not None else None
+    # Stored analyses are scrubbed when recorded; one from an older release is scrubbed here.
+    analysis = scrub(from_json(document), load_config(None).scrub) if document else None
+    if document is not None and analysis is not None:
+        document = to_json(analysis)
     if args.json:
         data["breakdowns"] = {
             facet.kind: {"values": [list(item) for item in facet.values], "unknown": facet.unknown}

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import update
 
 from ..document import from_json
+from ..scrub import scrub
 from ..signature import SignatureConfig, compute
 from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
 from ..store.grouping import Outcome, record_outcome
@@ -119,7 +120,7 @@ class Pipeline:
         if render is None:
             return
         try:
-            render(self.store.engine, self.reports, ids)
+            render(self.store.engine, self.reports, ids, source_roots=self.config.app_roots)
         except Exception as exc:  # a report problem must never stop ingestion
             self.log(f"warning: report not updated: {type(exc).__name__}: {exc}")
 
@@ -131,7 +132,8 @@ def outcome_of(result: Result, config: SignatureConfig) -> Outcome:
     """
     if result.analysis is None:
         return Outcome(FAILED, result.error or "analysis gave no result")
-    analysis = from_json(result.analysis)
+    # Secrets go before anything is stored (the worker's document only crossed a pipe).
+    analysis = scrub(from_json(result.analysis), config.scrub)
     signature = compute(analysis, config)
     error = result.error or ungroupable(analysis, signature)
     if error is not None:
@@ -139,7 +141,7 @@ def outcome_of(result: Result, config: SignatureConfig) -> Outcome:
     return Outcome(DONE, None, analysis, signature)
 
 
-def report_renderer() -> Callable[[Any, str, list[int]], Any] | None:
+def report_renderer() -> Callable[..., Any] | None:
     """``triage.report.render_changed`` when the report package is installed."""
     try:
         from ..report import render_changed
