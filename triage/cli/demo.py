@@ -31,7 +31,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dir", default="triage-demo", help="demo directory (default ./triage-demo)"
     )
-    parser.add_argument("--workers", type=options.positive_int, default=None, metavar="N")
+    parser.add_argument(
+        "--workers",
+        type=options.positive_int,
+        default=None,
+        metavar="N",
+        help="analysis processes (default: the number of CPUs)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
