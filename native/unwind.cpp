@@ -4,6 +4,7 @@
 #include <elfutils/libdw.h>
 #include <fcntl.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/user.h>
 #include <unistd.h>
 
@@ -87,9 +88,36 @@ int findElf(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr b
     return openModuleFile(modname, file_name);
 }
 
+// A file libdwfl's standard lookup would open() by the module's debug link (next to the
+// module, in its .debug/, under /usr/lib/debug) that exists and is not a regular file: a FIFO
+// there would block libdwfl's open() for good. The module's directory comes from the target.
+bool blockingDebugLink(const char* file_name, const char* debuglink) {
+    if (file_name == nullptr) return false;
+    std::string path(file_name);
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    std::string link = debuglink != nullptr ? debuglink : baseName(file_name) + ".debug";
+    std::vector<std::string> candidates = {dir + "/" + link, dir + "/.debug/" + link,
+                                           "/usr/lib/debug" + dir + "/" + link};
+    if (!link.empty() && link[0] == '/') candidates.push_back(link);
+    for (const auto& candidate : candidates) {
+        struct stat st;
+        if (stat(candidate.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+            return true;
+    }
+    return false;
+}
+
+int findDebuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
+                  const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
+                  char** debuginfo_file_name) {
+    if (blockingDebugLink(file_name, debuglink_file)) return -1;
+    return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+                                        debuglink_crc, debuginfo_file_name);
+}
+
 char* g_debuginfo_path = nullptr;
-const Dwfl_Callbacks kCallbacks = {findElf, dwfl_standard_find_debuginfo, nullptr,
-                                   &g_debuginfo_path};
+const Dwfl_Callbacks kCallbacks = {findElf, findDebuginfo, nullptr, &g_debuginfo_path};
 
 struct WalkState {
     std::vector<std::pair<uint64_t, bool>> pcs;

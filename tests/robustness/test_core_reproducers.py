@@ -131,3 +131,22 @@ def test_interpreter_under_a_latin1_directory(tmp_path: Path) -> None:
     assert all(r["exit"] == 0 for r in results), results
     assert all("caf\ufffd" in str(r["stdout"]) for r in native), native
     assert all("crash_here" in str(r["stdout"]) for r in results), results
+
+
+def test_debug_link_names_a_fifo(tmp_path: Path) -> None:
+    """A program whose .gnu_debuglink file, next to it, is a FIFO: libdwfl's debug-file
+    lookup must not open it (symbolizing the program's frames asks for its DWARF)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None or shutil.which("objcopy") is None or not kernel_cores_usable():
+        pytest.skip("needs a C compiler, objcopy and kernel cores")
+    (tmp_path / "tiny.c").write_text("int main(void) { volatile int *p = 0; return *p; }\n")
+    subprocess.run([compiler, "-O0", "-o", "tiny", "tiny.c"], cwd=tmp_path, check=True)
+    (tmp_path / "tiny.debug").write_bytes(b"")
+    subprocess.run(["objcopy", "--add-gnu-debuglink=tiny.debug", "tiny"], cwd=tmp_path, check=True)
+    (tmp_path / "tiny.debug").unlink()
+    os.mkfifo(tmp_path / "tiny.debug")
+    subprocess.run(["./tiny"], cwd=tmp_path, preexec_fn=child_setup, capture_output=True)
+    core = find_kernel_core(tmp_path, 0)
+    if core is None:
+        pytest.skip("the kernel wrote no core")
+    check_runs([core], NATIVE_MODES, tmp_path)
