@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from coretest.cores import CoreCase
+from robustkit import run_many
 
 MIB = 1 << 20
 COMPRESSORS = {
@@ -65,16 +66,18 @@ def test_core_of_a_whole_number_of_mib(tool: str, current_core: CoreCase, tmp_pa
     )
 
 
-@pytest.mark.parametrize("size", [MIB - 1, MIB, MIB + 1, 3 * MIB])
-@pytest.mark.parametrize("tool", sorted(COMPRESSORS))
-def test_every_output_size_is_a_complete_stream(tool: str, size: int, tmp_path: Path) -> None:
-    """Not a core, but a complete stream: rejected for what it holds, never as truncated."""
-    packed = tmp_path / "data.bin"
-    packed.write_bytes(compress(tool, b"\x01" * size))
-    result = triage("core", str(packed))
-    assert result.returncode == NOT_USABLE, result.stderr
-    assert "truncated" not in result.stderr
-    assert "not an ELF core" in result.stderr
+def test_every_output_size_is_a_complete_stream(tmp_path: Path) -> None:
+    """Not cores, but complete streams: rejected for what they hold, never as truncated."""
+    commands = []
+    for tool in sorted(COMPRESSORS):
+        for size in (MIB - 1, MIB, MIB + 1, 3 * MIB):
+            packed = tmp_path / f"{size}.{tool}"
+            packed.write_bytes(compress(tool, b"\x01" * size))
+            commands.append(["core", str(packed)])
+    for result in run_many(commands, tmp_path):
+        err = str(result["stderr"])
+        assert result["exit"] == NOT_USABLE, result
+        assert "truncated" not in err and "not an ELF core" in err, result
 
 
 def zstd_bomb(frames: int, prefix: bytes = b"") -> bytes:
