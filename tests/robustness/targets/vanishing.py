@@ -4,7 +4,8 @@ Usage: python vanishing.py MODE. Prints "ready" once in the state, then stays th
 Modes:
   leader-exit  two threads sleep in sleeping_worker(); the main thread then calls
                pthread_exit(), so the leader is a zombie while the process runs on.
-  busy         threads sleeping, spinning and coming and going (for kills at random times).
+  busy         many threads sleeping, one spinning, others coming and going (for kills at
+               random moments of an analysis: the more threads, the longer it unwinds).
 """
 
 import ctypes
@@ -44,6 +45,8 @@ def main():
     start(sleeping_worker, 1)
     start(sleeping_worker, 2)
     if mode == "busy":
+        for n in range(3, 16):
+            start(sleeping_worker, n)
         start(spinning_worker)
         start(churn)
     print("ready")
