@@ -223,9 +223,69 @@ bool isElfFile(const std::string& path) {
     return ElfFile::open(path, &error) != nullptr;
 }
 
+void sanitizeAll(std::vector<std::string>* texts) {
+    for (auto& text : *texts) text = sanitizeUtf8(text);
+}
+
+void sanitizeFrame(PyFrameInfo* frame) {
+    frame->file = sanitizeUtf8(frame->file);
+    frame->function = sanitizeUtf8(frame->function);
+    if (frame->qualname) frame->qualname = sanitizeUtf8(*frame->qualname);
+    for (auto* pairs : {&frame->arguments, &frame->locals}) {
+        for (auto& [name, repr] : *pairs) {
+            name = sanitizeUtf8(name);
+            repr = sanitizeUtf8(repr);
+        }
+    }
+}
+
+// Every string of the result comes, one way or another, from the target (names in its memory,
+// paths in its notes, messages quoting them): the bindings must receive valid UTF-8 only.
+void sanitizeAnalysis(Analysis* out) {
+    out->core_path = sanitizeUtf8(out->core_path);
+    out->process.fname = sanitizeUtf8(out->process.fname);
+    out->process.psargs = sanitizeUtf8(out->process.psargs);
+    sanitizeAll(&out->argv);
+    if (out->execfn) out->execfn = sanitizeUtf8(*out->execfn);
+    out->executable = sanitizeUtf8(out->executable);
+    if (out->python_error) out->python_error = sanitizeUtf8(*out->python_error);
+    sanitizeAll(&out->missing_libraries);
+    sanitizeAll(&out->warnings);
+    for (auto& thread : out->threads) {
+        sanitizeAll(&thread.warnings);
+        for (auto& frame : thread.frames) sanitizeFrame(&frame);
+        for (auto& frame : thread.native_frames) {
+            for (std::string* text :
+                 {&frame.function, &frame.file, &frame.library, &frame.library_path})
+                *text = sanitizeUtf8(*text);
+        }
+    }
+}
+
 void finish(const ModuleSet& modules, Analysis* out) {
-    for (const auto& m : modules.missing()) out->missing_libraries.push_back(sanitizeUtf8(m));
-    for (const auto& w : modules.warnings()) out->warnings.push_back(sanitizeUtf8(w));
+    for (const auto& m : modules.missing()) out->missing_libraries.push_back(m);
+    for (const auto& w : modules.warnings()) out->warnings.push_back(w);
+    sanitizeAnalysis(out);
+}
+
+// The analyzer's own errors keep their type; anything else the C++ library throws (a number out
+// of range, an allocation refused, a length error on a corrupt size) becomes an AnalysisError
+// with its message. Messages quote paths and names from the target: sanitized as well.
+template <typename Run>
+Analysis guarded(Run run) {
+    try {
+        return run();
+    } catch (const CoreFileError& e) {
+        throw CoreFileError(sanitizeUtf8(e.what()));
+    } catch (const ProcessError& e) {
+        throw ProcessError(sanitizeUtf8(e.what()));
+    } catch (const AnalysisError& e) {
+        throw AnalysisError(sanitizeUtf8(e.what()));
+    } catch (const std::bad_alloc&) {
+        throw AnalysisError("out of memory (the input may be corrupt, or the memory limit low)");
+    } catch (const std::exception& e) {
+        throw AnalysisError(std::string("internal error on this input: ") + sanitizeUtf8(e.what()));
+    }
 }
 
 void fillProcessInfo(int pid, const ProcessStatus& status, Analysis* out) {
@@ -245,9 +305,7 @@ void fillProcessInfo(int pid, const ProcessStatus& status, Analysis* out) {
     }
 }
 
-}  // namespace
-
-Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
+Analysis analyzeCoreUnguarded(const std::string& path, const AnalysisOptions& options) {
     auto core = CoreFile::open(path);
     Analysis out;
     out.kind = "core";
@@ -310,30 +368,36 @@ Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
     return out;
 }
 
-Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
+// The thread whose /proc entries hold the process's memory, maps and root: the leader, unless
+// it exited while other threads run on (a zombie leader has none of them left).
+int readerThread(int pid, const ProcessStatus& status) {
+    if (status.state != 'Z' && status.state != 'X') return pid;
+    if (auto live = liveThread(pid)) return *live;
+    throw ProcessError("process " + std::to_string(pid) +
+                       " is a zombie: it has exited and has no memory left to inspect");
+}
+
+Analysis analyzeProcessUnguarded(int pid, const AnalysisOptions& options) {
     Analysis out;
     out.kind = "process";
     ProcessStatus status = readProcessStatus(pid);
-    if (status.state == 'Z' || status.state == 'X')
-        throw ProcessError("process " + std::to_string(pid) +
-                           " is a zombie: it has exited and "
-                           "has no memory left to inspect");
+    int reader = readerThread(pid, status);
     fillProcessInfo(pid, status, &out);
     // Files are opened through the process's own root, so a process in another mount
     // namespace (a container) is read against its own files.
-    std::string root = "/proc/" + std::to_string(pid) + "/root";
-    ProcessMemory memory(pid);
+    std::string root = "/proc/" + std::to_string(reader) + "/root";
+    ProcessMemory memory(reader);
     // Everything that does not need the threads stopped happens first: mappings, ELF files,
     // symbols, the interpreter's layout, and for native stacks the modules' unwind tables.
-    ModuleSet modules(readProcessMaps(pid), memory,
+    ModuleSet modules(readProcessMaps(reader), memory,
                       LibrarySearch{options.lib_search_path, options.lib_search_root, root});
-    const Module* executable = findExecutable(readProcessAuxv(pid), modules);
+    const Module* executable = findExecutable(readProcessAuxv(reader), modules);
     if (executable != nullptr) out.executable = sanitizeUtf8(executable->name);
     auto plan = planPython(memory, modules, executable, &out);
     std::unique_ptr<NativeUnwinder> unwinder;
     if (wantsNative(options) && options.block) {
         try {
-            unwinder = NativeUnwinder::reportProcess(pid, modules);
+            unwinder = NativeUnwinder::reportProcess(reader, modules);
         } catch (const AnalysisError& e) {
             noNativeStacks(e, &out);
         }
@@ -361,7 +425,7 @@ Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
     UnwindThread unwind_thread;
     if (stopper) {
         unwind_thread = lazyUnwind(&unwinder, [&] {
-            auto made = NativeUnwinder::reportProcess(pid, modules);
+            auto made = NativeUnwinder::reportProcess(reader, modules);
             made->attach(pid);
             return made;
         });
@@ -383,6 +447,16 @@ Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
         throw ProcessError("process " + std::to_string(pid) + " exited during inspection");
     finish(modules, &out);
     return out;
+}
+
+}  // namespace
+
+Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
+    return guarded([&] { return analyzeCoreUnguarded(path, options); });
+}
+
+Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
+    return guarded([&] { return analyzeProcessUnguarded(pid, options); });
 }
 
 }  // namespace triage

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include <sstream>
 
 #include "errors.h"
+#include "numbers.h"
 
 namespace triage {
 
@@ -126,7 +128,7 @@ ProcessStatus readProcessStatus(pid_t pid) {
     if (open == std::string::npos || close == std::string::npos || close < open)
         throw ProcessError("cannot parse " + procPath(pid, "stat"));
     st.comm = stat.substr(open + 1, close - open - 1);
-    std::istringstream fields(stat.substr(close + 2));
+    std::istringstream fields(stat.substr(std::min(close + 2, stat.size())));
     long long skip;
     fields >> st.state >> st.ppid >> st.pgrp >> st.sid;
     for (int i = 0; i < 14 && fields; ++i) fields >> skip;  // tty_nr .. priority
@@ -135,9 +137,11 @@ ProcessStatus readProcessStatus(pid_t pid) {
     readWholeFile(procPath(pid, "status"), &status);
     std::istringstream lines(status);
     for (std::string line; std::getline(lines, line);) {
-        if (line.rfind("Uid:", 0) == 0) st.uid = std::stoul(line.substr(4));
-        if (line.rfind("Gid:", 0) == 0) st.gid = std::stoul(line.substr(4));
-        if (line.rfind("TracerPid:", 0) == 0) st.tracer = std::stoi(line.substr(10));
+        std::string_view text(line);
+        if (text.rfind("Uid:", 0) == 0) st.uid = parseNumber<unsigned>(text.substr(4)).value_or(0);
+        if (text.rfind("Gid:", 0) == 0) st.gid = parseNumber<unsigned>(text.substr(4)).value_or(0);
+        if (text.rfind("TracerPid:", 0) == 0)
+            st.tracer = parseNumber<pid_t>(text.substr(10)).value_or(0);
     }
     std::string cmdline;
     readWholeFile(procPath(pid, "cmdline"), &cmdline);
@@ -194,6 +198,28 @@ std::vector<int> listThreads(pid_t pid) {
     return tids;
 }
 
+char threadState(pid_t pid, int tid) {
+    std::string stat;
+    std::string path = procPath(pid, ("task/" + std::to_string(tid) + "/stat").c_str());
+    if (!readWholeFile(path, &stat)) return 'X';
+    auto close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
+}
+
+std::optional<int> liveThread(pid_t pid) {
+    std::vector<int> tids;
+    try {
+        tids = listThreads(pid);
+    } catch (const ProcessError&) {
+        return std::nullopt;
+    }
+    for (int tid : tids) {
+        char state = threadState(pid, tid);
+        if (state != 'Z' && state != 'X') return tid;
+    }
+    return std::nullopt;
+}
+
 std::optional<uint64_t> readBlockedStackPointer(pid_t pid, int tid) {
     // "nr arg1 ... arg6 sp pc" while in a system call; "running" or "-1 sp pc" otherwise.
     std::string text;
@@ -203,7 +229,9 @@ std::optional<uint64_t> readBlockedStackPointer(pid_t pid, int tid) {
     std::vector<std::string> parts;
     for (std::string f; fields >> f;) parts.push_back(f);
     if (parts.size() < 3 || parts[0] == "running") return std::nullopt;
-    return std::stoull(parts[parts.size() - 2], nullptr, 16);
+    std::string_view sp(parts[parts.size() - 2]);
+    if (sp.rfind("0x", 0) == 0) sp.remove_prefix(2);
+    return parseNumber<uint64_t>(sp, 16);
 }
 
 std::optional<uint64_t> ProcessStopper::stackPointer(int tid) const {
@@ -250,6 +278,9 @@ ProcessStopper::~ProcessStopper() {
 bool ProcessStopper::seize(pid_t tid) {
     if (ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
         if (errno == ESRCH) return false;  // the thread ended meanwhile
+        // An exited thread (often the leader, after pthread_exit in main) cannot be traced,
+        // and has nothing to read: the others are inspected without it.
+        if (errno == EPERM && threadState(pid_, tid) == 'Z') return false;
         if (errno == EPERM)
             throw ProcessError("permission denied to inspect process " + std::to_string(pid_) +
                                ": " + permissionReason(pid_));

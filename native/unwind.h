@@ -47,6 +47,8 @@ class NativeUnwinder {
     const ModuleSet& modules_;
     Dwfl* dwfl_ = nullptr;
     Elf* core_elf_ = nullptr;
+    bool live_ = false;
+    bool broken_ = false;  // live: libdwfl failed to set up a thread; see unwindPcs
     std::map<std::pair<uint64_t, bool>, std::vector<NativeFrameInfo>> cache_;
 };
 
