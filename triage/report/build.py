@@ -20,6 +20,7 @@ from .context import (
     build_index,
 )
 from .frames import SourceLookup
+from .lock import locked
 from .parallel import plan
 from .records import CrashRecord, GroupRecord
 from .render import SiteWriter, render_crash, render_group, render_index
@@ -33,6 +34,7 @@ class RenderStats:
     seconds: float
 
 
+@locked
 def render_all(
     source: Any,
     out_dir: str | os.PathLike[str],
@@ -71,6 +73,7 @@ def render_all(
     return RenderStats(writer.written, writer.unchanged, removed, time.perf_counter() - started)
 
 
+@locked
 def render_changed(
     source: Any,
     out_dir: str | os.PathLike[str],

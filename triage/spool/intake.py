@@ -34,8 +34,13 @@ class Intake:
     error: str | None = None
 
 
-def ingest_file(store: Store, path: str, spool_root: str | None = None) -> Intake:
-    """Record PATH as a crash. With SPOOL_ROOT (the watcher), symlinks must stay inside it."""
+def ingest_file(
+    store: Store, path: str, spool_root: str | None = None, host: str | None = None
+) -> Intake:
+    """Record PATH as a crash. With SPOOL_ROOT (the watcher), symlinks must stay inside it.
+
+    HOST is the crash's host unless its sidecar names one.
+    """
     path = os.path.abspath(path)
     if spool_root is not None and not is_candidate(path):
         return Intake(path, "ignored")
@@ -44,23 +49,23 @@ def ingest_file(store: Store, path: str, spool_root: str | None = None) -> Intak
     except FileNotFoundError:
         return Intake(path, "ignored", error="vanished before it could be read")
     except OSError as exc:
-        return _record(store, NewCrash(path=path, error=f"cannot stat: {exc.strerror}"))
+        return _record(host, store, NewCrash(path=path, error=f"cannot stat: {exc.strerror}"))
     if stat.S_ISLNK(info.st_mode):
         target = os.path.realpath(path)
         if spool_root is not None:
             if not inside(target, os.path.realpath(spool_root)):
                 error = f"symbolic link to {target}, outside the spool: not followed"
-                return _record(store, _facts(path, info, error=error))
+                return _record(host, store, _facts(path, info, error=error))
             return Intake(path, "ignored", error="symbolic link inside the spool: target counts")
         try:
             info = os.stat(path)
         except OSError as exc:
-            return _record(store, _facts(path, info, error=f"broken link: {exc.strerror}"))
+            return _record(host, store, _facts(path, info, error=f"broken link: {exc.strerror}"))
     with store.session() as session:
         known = find_known(session, path, info.st_size, info.st_mtime_ns)
     if known is not None:
         return Intake(path, "known", known)
-    return _record(store, examine(path, info, follow=spool_root is None))
+    return _record(host, store, examine(path, info, follow=spool_root is None))
 
 
 def examine(path: str, info: os.stat_result, follow: bool = True) -> NewCrash:
@@ -119,7 +124,8 @@ def _facts(
     )
 
 
-def _record(store: Store, new: NewCrash) -> Intake:
+def _record(host: str | None, store: Store, new: NewCrash) -> Intake:
+    new.host = new.host or host
     crash_id, created = add_crash(store, new)
     if not created:
         return Intake(new.path, "known", crash_id)
