@@ -228,11 +228,14 @@ class Watcher:
 
 
 @pytest.fixture
-def watcher(tmp_path: Path) -> Iterator[Callable[..., Watcher]]:
+def watcher(tmp_path: Path, db_url: str) -> Iterator[Callable[..., Watcher]]:
+    """Starts watchers on the test's database (each backend); ``url_query`` means SQLite."""
     started: list[Watcher] = []
 
     def start(spool: Path, *extra: str, **kwargs: Any) -> Watcher:
         prefix = kwargs.pop("prefix", ())
+        if "url_query" not in kwargs and not db_url.startswith("sqlite"):
+            kwargs["db_url"] = db_url
         instance = Watcher(tmp_path, spool, *extra, **kwargs)
         instance.prefix = prefix
         started.append(instance.start())

@@ -216,18 +216,25 @@ def _usable_pending(
 
 
 def claim_statement(limit: int, token: str, ids: list[int] | None = None) -> Update:
-    """UPDATE the oldest LIMIT pending crashes (of IDS, if given) to analyzing, claimed by TOKEN."""
+    """UPDATE the oldest LIMIT pending crashes (of IDS, if given) to analyzing, claimed by TOKEN.
+
+    The locked selection is a materialized CTE: as a plain ``IN (subquery)``, PostgreSQL may
+    scan it again for each row it updates, and each scan skips the rows just claimed and
+    takes the next ones: more than LIMIT rows claimed at once.
+    """
     oldest = select(Crash.id).where(Crash.status == PENDING)
     if ids is not None:
         oldest = oldest.where(Crash.id.in_(ids))
-    oldest = (
+    chosen = (
         oldest.order_by(Crash.id)
         .limit(limit)
         .with_for_update(skip_locked=True)  # ignored by SQLite, whose writes are serialized
+        .cte("chosen")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     return (
         update(Crash)
-        .where(Crash.id.in_(oldest.scalar_subquery()), Crash.status == PENDING)
+        .where(Crash.id.in_(select(chosen.c.id)), Crash.status == PENDING)
         .values(
             status=ANALYZING,
             claimed_by=token,
