@@ -129,7 +129,12 @@ class Pipeline:
         with self.store.session() as session:
             session.execute(
                 update(Crash)
-                .where(Crash.id.in_(ids), Crash.status == ANALYZING)
+                .where(
+                    Crash.id.in_(ids),
+                    Crash.status == ANALYZING,
+                    # Still this watcher's: one taken back as stale is another's now.
+                    Crash.claimed_by.startswith(f"{self.identity}#", autoescape=True),
+                )
                 .values(status=PENDING, claimed_by=None, attempts=Crash.attempts - 1)
                 .execution_options(synchronize_session=False)
             )
