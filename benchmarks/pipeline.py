@@ -74,12 +74,12 @@ def time_ingest(
 
 def time_analysis(cores: list[Path]) -> float:
     from triage.analysis import analyze_core
-    from triage.render.json import analysis_to_json
+    from triage.document import to_json
 
     start = time.perf_counter()
     for core in cores:
         # As the workers analyze: native stacks and locals too.
-        json.dumps(analysis_to_json(analyze_core(core, locals=True, native_mode="all")))
+        json.dumps(to_json(analyze_core(core, locals=True, native_mode="all")))
     return (time.perf_counter() - start) / len(cores)
 
 

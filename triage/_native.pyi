@@ -1,10 +1,13 @@
-"""Typed stub of the C++ extension: plain data out, exceptions for unusable input.
+"""Typed stub of the C++ extension: ``triage.model`` objects out, exceptions for unusable input.
 
-The dicts returned here are converted once, in ``triage.analysis``, into the frozen dataclasses
-of ``triage.model``; nothing else in the package reads them.
+The extension builds the model itself. Each thread's Python frames are in ``frames`` and, with
+``native`` or ``native_all``, its unwound native stack in ``native_frames`` (outermost first);
+``triage.analysis.finish`` merges the two and marks the crashed thread. Every string is valid
+UTF-8 (anything undecodable from a core is U+FFFD). The stub is checked against the module
+(``python -m mypy.stubtest triage._native``).
 """
 
-from typing import Any
+from triage.model import Analysis
 
 class CoreFileError(Exception):
     """The input is not usable as a core: unreadable, not ELF, not a core, truncated headers."""
@@ -15,59 +18,35 @@ class AnalysisError(Exception):
 class ProcessError(Exception):
     """The process cannot be inspected: no such process, a zombie, permission denied."""
 
+# Names of the interpreter's functions the analyzer recognizes on a machine stack (2.7 to 3.13).
+TAKE_GIL_FUNCTIONS: tuple[str, ...]
+DROP_GIL_FUNCTIONS: tuple[str, ...]
+COLLECTOR_FUNCTIONS: tuple[str, ...]
+
 def analyze_core(
     core: str,
     executable: str | None = None,
     lib_search_path: list[str] | None = None,
     lib_search_root: str | None = None,
-    max_frames: int = 100_000,
+    max_frames: int = 100000,
     locals: bool = False,
     native: bool = False,
     native_all: bool = False,
-) -> dict[str, Any]:
-    """Analyze a core file (plain, gzip, zstd, lz4 or xz) and return its Python stacks.
+) -> Analysis:
+    """Analyze a core file (plain, gzip, zstd, lz4 or xz).
 
-    Shape of the result (all integers are Python ints, all strings valid UTF-8):
-
-    {
-      "core": {"path": str, "pid": int, "ppid": int, "pgrp": int, "sid": int, "uid": int,
-               "gid": int, "state": str (one char), "zombie": bool, "nice": int,
-               "fname": str, "psargs": str,
-               "signal": int (0: none), "si_code": int, "si_errno": int,
-               "fault_address": int | None, "sender_pid": int | None, "sender_uid": int | None,
-               "execfn": str | None, "tids": [int, ...], "compression": str | None},
-      "executable": str,               # path actually used
-      "executable_from_core": bool,    # True when taken from the core, not from the argument
-      "python_version": [major, minor, micro] | None,
-      "python_error": str | None,      # why no Python state was found (None when found)
-      "threads": [
-        {"tid": int, "tstate": int, "interpreter_id": int,
-         "gil": int,        # 1 holds the GIL, 0 does not, -1 unknown
-         "gc": int,         # 1 garbage collecting, 0 not, -1 unknown
-         "frames": [        # outermost first
-            {"file": str, "function": str, "qualname": str | None,
-             "line": int,          # -1 when unknown
-             "first_line": int, "is_entry": bool,
-             "frame_address": int, "code_address": int,
-             "arguments": [[name, repr]], "locals": [[name, repr]]}],  # with locals=True
-         "native_frames": [  # outermost first; with native=True
-            {"address": int, "function": str, "file": str | None, "line": int (0: unknown),
-             "column": int, "library": str | None, "inlined": bool}],
-         "python": bool,    # False: a thread without Python (native_all=True)
-         "truncated": bool, "warnings": [str]}],
-      "missing_libraries": [str],
-      "warnings": [str],
-    }
+    A core of a process that is not Python comes back with ``python_version`` None and
+    ``python_error`` set. Raises ``CoreFileError`` when the file is not a usable core.
     """
 
 def analyze_process(
     pid: int,
     block: bool = True,
-    max_frames: int = 100_000,
+    max_frames: int = 100000,
     locals: bool = False,
     native: bool = False,
     native_all: bool = False,
-) -> dict[str, Any]:
-    """Analyze a running process; the same shape as ``analyze_core`` but with a ``"process"``
-    entry instead of ``"core"``: pid, ppid, pgrp, sid, uid, gid, state, nice, fname, psargs,
-    tids, argv, stopped_seconds. Native stacks need ``block``."""
+) -> Analysis:
+    """Analyze a running process (stopped only for the reads when ``block``); the core info
+    comes from /proc. Native stacks need ``block``. Raises ``ProcessError`` when the process
+    cannot be inspected."""

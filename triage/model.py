@@ -1,19 +1,16 @@
-"""Frozen dataclasses describing one analysis, shared by every layer (render, store, signature)."""
+"""The analysis model: frozen types that every layer reads, from the C++ binding to the HTML page.
+
+The extension builds these objects itself (``triage._native``), ``triage.document`` turns them
+into the JSON document and back, and nothing else in the package holds an analysis in any other
+shape.
+"""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-
-# `typing` costs ~10 ms of startup that a Python-only `triage core` cannot afford, so it is only
-# imported for type checkers, which treat any name TYPE_CHECKING as True.
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Literal
-
-    FrameKind = Literal["python", "native"]
-    GilState = Literal["held", "waiting", "dropping"]
-    SourceKind = Literal["core", "process"]
+from enum import Enum
+from typing import Any
 
 # `slots=True` only exists from Python 3.10; on 3.9 the classes simply keep a __dict__.
 _SLOTS: dict[str, Any] = {"slots": True} if sys.version_info >= (3, 10) else {}
@@ -32,6 +29,26 @@ FAULT_SIGNALS = frozenset({11, 7, 4, 8})
 STOP_SIGNALS = frozenset({19, 20, 21, 22})  # SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU
 
 
+class FrameKind(str, Enum):
+    """Which stack a frame comes from. A ``str`` so that the JSON value is the member."""
+
+    PYTHON = "python"
+    NATIVE = "native"
+
+
+class GilState(str, Enum):
+    """What a thread is doing with the GIL; None on a thread means none of these (or unknown)."""
+
+    HELD = "held"
+    WAITING = "waiting"  # inside take_gil: blocked until the holder drops it
+    DROPPING = "dropping"  # inside drop_gil: handing it over
+
+
+class SourceKind(str, Enum):
+    CORE = "core"
+    PROCESS = "process"
+
+
 def signal_name(number: int) -> str:
     """Name of a signal number on this platform (``SIGSEGV``), ``SIG<n>`` when it has none."""
     try:
@@ -44,7 +61,7 @@ def signal_name(number: int) -> str:
 
 @dataclass(frozen=True, **_SLOTS)
 class Frame:
-    """One stack frame; Python frames today, native frames (library/address/inlined) later."""
+    """One stack frame, Python or native (library, address and inlined calls)."""
 
     kind: FrameKind
     function: str
@@ -58,25 +75,36 @@ class Frame:
     offset: int | None = None  # native: address relative to the library's load address
     library_path: str | None = None  # native: the library's path as the process mapped it
     inlined: bool = False
+    # Source columns (Python 3.11+, DWARF for native frames): None when unknown.
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
     # With --locals: (name, repr) pairs in the code object's order; None when not collected.
     arguments: tuple[tuple[str, str], ...] | None = None
     locals: tuple[tuple[str, str], ...] | None = None
 
+    @property
+    def is_python(self) -> bool:
+        return self.kind is FrameKind.PYTHON
+
 
 @dataclass(frozen=True, **_SLOTS)
 class Thread:
-    """One OS thread with its Python stack, outermost frame first."""
+    """One OS thread with its stack, outermost frame first."""
 
     tid: int
     frames: tuple[Frame, ...] = ()
     gil: GilState | None = None
     gc: bool | None = None  # True: this thread is running the garbage collector
-    crashed: bool = False
-    python: bool = True  # has a Python thread state (native-only threads come later)
+    crashed: bool = False  # it received the fatal signal
+    python: bool = True  # has a Python thread state (False: a native-only thread)
     interpreter_id: int | None = None
     truncated: bool = False
     warnings: tuple[str, ...] = ()
     merge_failed: bool = False  # native frames asked for but not matched to the Python ones
+    name: str | None = None  # the thread's name, when known
+    # The native stack as unwound, before ``triage.analysis`` merges it into ``frames``.
+    native_frames: tuple[Frame, ...] = ()
 
 
 @dataclass(frozen=True, **_SLOTS)
@@ -142,7 +170,7 @@ class CoreInfo:
 
 @dataclass(frozen=True, **_SLOTS)
 class Source:
-    """What was analyzed: a core file (or, later, a live process) and the executable used."""
+    """What was analyzed: a core file or a live process, and the executable used."""
 
     kind: SourceKind
     path: str
@@ -156,12 +184,14 @@ class Analysis:
 
     source: Source
     core: CoreInfo | None = None
-    python_version: tuple[int, int, int] | None = None
+    # (major, minor, micro), or (major, minor) when the micro version could not be read.
+    python_version: tuple[int, ...] | None = None
     python_error: str | None = None  # why no Python state was found
     threads: tuple[Thread, ...] = ()
     missing_libraries: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     stopped_seconds: float | None = None  # live, blocking: how long the process was stopped
+    error: str | None = None  # why the analysis is unusable (set by its consumer); None: usable
 
     @property
     def python_version_string(self) -> str | None:
@@ -172,3 +202,10 @@ class Analysis:
     @property
     def crashed_thread(self) -> Thread | None:
         return next((thread for thread in self.threads if thread.crashed), None)
+
+    @property
+    def is_snapshot(self) -> bool:
+        """Taken on demand (gcore, a live analysis), not written because the process died."""
+        if self.source.kind is SourceKind.PROCESS:
+            return True
+        return self.core is not None and not self.core.is_crash

@@ -10,14 +10,12 @@ native frame stays, so the output reads as the calls really nested.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from .model import Frame
+from .stack import base_name
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
-if TYPE_CHECKING:
-    from typing import Literal
-
-    FrameClass = Literal["eval", "ignore", "other"]
+FrameClass = Literal["eval", "ignore", "other"]
 
 # C functions that only pass a Python call along; hidden when frames are merged (as PyStack).
 PLUMBING_PREFIXES = (
@@ -44,31 +42,10 @@ PLUMBING_PREFIXES = (
     "do_call_core",
 )
 
-# Functions of the collector, by their names without compiler clone suffixes.
-GC_FUNCTIONS = frozenset(
-    {
-        "collect",
-        "collect_with_callback",
-        "collect_generations",
-        "gc_collect_main",
-        "gc_collect_with_callback",
-        "gc_collect_generations",
-        "gc_collect_impl",
-        "gc_collect_region",
-        "_PyGC_Collect",
-        "PyGC_Collect",
-    }
-)
-
 UNMERGEABLE = "* - Unable to merge native stack due to insufficient native information - *"
 
 
-def base_name(function: str) -> str:
-    """``take_gil.lto_priv.0`` → ``take_gil``: compiler clones keep the function's identity."""
-    return function.split(".", 1)[0].split("@", 1)[0]
-
-
-def classify(function: str, version: tuple[int, int, int] | None) -> FrameClass:
+def classify(function: str, version: tuple[int, ...] | None) -> FrameClass:
     """Whether a native frame is the eval loop, interpreter plumbing, or anything else."""
     eval_name = "PyEval_EvalFrameEx" if version and version < (3, 6) else "_PyEval_EvalFrameDefault"
     if eval_name in function:
@@ -81,7 +58,7 @@ def classify(function: str, version: tuple[int, int, int] | None) -> FrameClass:
 
 
 def can_merge(
-    python: Sequence[Frame], native: Sequence[Frame], version: tuple[int, int, int] | None
+    python: Sequence[Frame], native: Sequence[Frame], version: tuple[int, ...] | None
 ) -> bool:
     """Merging is exact only when each eval-loop activation has its entry frame."""
     evals = sum(1 for frame in native if classify(frame.function, version) == "eval")
@@ -91,7 +68,7 @@ def can_merge(
 def merge(
     python: Sequence[Frame],
     native: Sequence[Frame],
-    version: tuple[int, int, int] | None,
+    version: tuple[int, ...] | None,
     last_only: bool = False,
 ) -> list[Frame]:
     """The merged stack, outermost first; with ``last_only``, native frames only after the last
@@ -117,20 +94,6 @@ def merge(
     return merged
 
 
-def gil_from_native(native: Sequence[Frame]) -> str | None:
-    """``waiting`` or ``dropping`` when the thread is inside the GIL's own functions."""
-    names = {base_name(frame.function) for frame in native}
-    if "take_gil" in names:
-        return "waiting"
-    if "drop_gil" in names:
-        return "dropping"
-    return None
-
-
-def collecting_from_native(native: Sequence[Frame]) -> bool:
-    return any(base_name(frame.function) in GC_FUNCTIONS for frame in native)
-
-
 # Where every complete native stack starts: a stack whose outermost frame is none of these was
 # cut short (no CFI to unwind through a library missing here).
 THREAD_ROOTS = frozenset({"_start", "__libc_start_main", "start_thread", "clone", "clone3"})
@@ -146,7 +109,7 @@ def truncated(native: Sequence[Frame]) -> bool:
 def merge_partial(
     python: Sequence[Frame],
     native: Sequence[Frame],
-    version: tuple[int, int, int] | None,
+    version: tuple[int, ...] | None,
     last_only: bool = False,
 ) -> list[Frame] | None:
     """Merge a native stack that was cut short on its outer side.

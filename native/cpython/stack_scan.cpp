@@ -22,10 +22,13 @@ bool inAny(const StackScanner::Ranges& ranges, uint64_t addr) {
 
 const std::vector<std::string> kTakeGilFunctions = {"take_gil"};
 const std::vector<std::string> kDropGilFunctions = {"drop_gil"};
+// Every function that runs a collection, from the entry points (PyGC_Collect, gc.collect's
+// gc_collect_impl) to the collector proper, as named in 2.7 to 3.13.
 const std::vector<std::string> kCollectorFunctions = {
-    "collect",          "collect_with_callback",    "collect_generations",
-    "gc_collect_main",  "gc_collect_with_callback", "gc_collect_generations",
-    "gc_collect_region"};
+    "collect",           "collect_with_callback",    "collect_generations",
+    "gc_collect_main",   "gc_collect_with_callback", "gc_collect_generations",
+    "gc_collect_region", "gc_collect_impl",          "_PyGC_Collect",
+    "PyGC_Collect"};
 
 StackScanner::StackScanner(const Memory& memory, Ranges interpreter_text, Ranges take_gil,
                            Ranges drop_gil, Ranges collector)

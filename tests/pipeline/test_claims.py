@@ -18,6 +18,7 @@ from sqlalchemy import update
 from triage.store import ANALYZING, PENDING, Crash, open_store
 from triage.store.models import utcnow
 from triage.store.queue import (
+    MACHINE_KEY,
     NewCrash,
     add_crash,
     claim,
@@ -46,6 +47,18 @@ def _claimed_by(db_url: str, crash_id: int, owner: str, age: timedelta = timedel
             update(Crash)
             .where(Crash.id == crash_id)
             .values(status=ANALYZING, claimed_by=f"{owner}#1", claimed_at=utcnow() - age)
+        )
+    store.close()
+
+
+def _recorded_elsewhere(db_url: str, *crash_ids: int) -> None:
+    """As if another machine had recorded these crashes (its spool, not this one's)."""
+    store = open_store(db_url)
+    with store.session() as session:
+        session.execute(
+            update(Crash)
+            .where(Crash.id.in_(crash_ids))
+            .values(context={MACHINE_KEY: "elsewhere/0"})
         )
     store.close()
 
@@ -112,6 +125,7 @@ def test_a_stale_claim_is_taken_back_only_by_a_host_that_can_read_the_core(
     readable = add_crash(store, _core(tmp_path, "core.here"))[0]
     missing = add_crash(store, _core(tmp_path, "core.elsewhere"))[0]
     store.close()
+    _recorded_elsewhere(db_url, missing)
     (tmp_path / "core.elsewhere").unlink()  # another host's spool: not here
     for crash_id in (readable, missing):
         _claimed_by(db_url, crash_id, "elsewhere:1:42:42", age=STALE * 2)
@@ -128,11 +142,15 @@ def test_cores_this_host_cannot_read_stay_pending_for_the_others(
     foreign = add_crash(store, _core(tmp_path, "core.foreign"))[0]
     changed = add_crash(store, _core(tmp_path, "core.namesake"))[0]
     mine = add_crash(store, _core(tmp_path, "core.mine"))[0]
+    shared = add_crash(store, _core(tmp_path, "core.shared"))[0]
+    _recorded_elsewhere(db_url, foreign, changed, shared)
     (tmp_path / "core.foreign").unlink()
     # Another host's file under the same path: same name, other content and size.
     (tmp_path / "core.namesake").write_bytes(b"\x7fELF another host's file")
     skip: set[int] = set()
-    assert claim(store, 3, usable=readable_here, skip=skip) == [(mine, str(tmp_path / "core.mine"))]
+    claimed = claim(store, 3, usable=readable_here, skip=skip)
+    # Its own, and one another machine recorded in a spool both see (the same file).
+    assert claimed == [(mine, str(tmp_path / "core.mine")), (shared, str(tmp_path / "core.shared"))]
     assert skip == {foreign, changed}
     assert claim(store, 3, usable=readable_here, skip=skip) == []
     store.close()

@@ -319,6 +319,7 @@ def test_demo_gcore_fallback_finds_the_same_frames(tmp_path: Path) -> None:
     if shutil.which("gcore") is None:
         pytest.skip("gcore (gdb) is not installed")
     import triage.samples
+    from triage.document import from_json
     from triage.samples.cores import _gcore
     from triage.signature import compute
 
@@ -327,7 +328,7 @@ def test_demo_gcore_fallback_finds_the_same_frames(tmp_path: Path) -> None:
     core = _gcore([PYTHON, "-E", str(program)], str(tmp_path), None)
     result = run_triage("core", core, "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    signature = compute(json.loads(result.stdout))
+    signature = compute(from_json(json.loads(result.stdout)))
     assert signature.text.split(" | ", 1)[1] == (
         "callback_abort:priority | callback_abort:dispatch | callback_abort:main"
         " | callback_abort:<module>"

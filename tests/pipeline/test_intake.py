@@ -13,6 +13,7 @@ import pytest
 from triage.spool.intake import ingest_file
 from triage.spool.names import is_candidate
 from triage.store import FAILED, PENDING, Crash, Store, open_store
+from triage.store.queue import MACHINE_KEY, this_machine
 
 
 @pytest.fixture
@@ -64,7 +65,11 @@ def test_a_core_is_queued_with_its_sidecar(
     assert intake.outcome == "queued"
     row = crash(store, intake.crash_id)
     assert (row.status, row.host, row.service, row.release) == (PENDING, "web-7", "shop", "1.2")
-    assert row.context == context and row.sha256 is not None and row.size == core.stat().st_size
+    info = core.stat()
+    identity = {"dev": info.st_dev, "ino": info.st_ino, "size": info.st_size}
+    identity.update(mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns)
+    assert row.context == {**context, "_identity": identity, MACHINE_KEY: this_machine()}
+    assert row.sha256 is not None and row.size == core.stat().st_size
 
 
 def test_the_same_core_twice_is_one_crash(

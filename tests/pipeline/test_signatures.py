@@ -8,11 +8,21 @@ from typing import Any
 
 import pytest
 
+from triage.document import from_json
 from triage.errors import UsageError
-from triage.signature import RULES_VERSION, compute, default_config, load_config
+from triage.model import Frame, FrameKind
+from triage.signature import RULES_VERSION, Signature, default_config, load_config
+from triage.signature import compute as compute_model
 from triage.signature.normalize import native_token, python_module
 
 CORPUS = Path(__file__).with_name("signatures")
+
+
+def compute(document: dict[str, Any], config: Any = None) -> Signature:
+    """The signature of a stored document, read as every consumer reads it."""
+    return compute_model(from_json(document), config)
+
+
 CASES = sorted(path.stem for path in CORPUS.glob("*.json"))
 
 
@@ -50,7 +60,8 @@ def test_hashed_text_is_shown_and_is_what_was_hashed() -> None:
 
     signature = compute(load("python_abort_basic")["analysis"])
     assert signature.hash == hashlib.sha256(signature.hashed_text.encode()).hexdigest()
-    assert "frame python server:Handler.handle" in signature.hashed_text
+    assert "frame python server:handle" in signature.hashed_text
+    assert "server:Handler.handle" in signature.text  # the qualname is shown, not hashed
     assert signature.rules_version == RULES_VERSION
     assert any("skipped runpy" in note for note in signature.notes)
 
@@ -116,4 +127,5 @@ def test_python_module(path: str | None, module: str) -> None:
     ],
 )
 def test_native_token(function: str, token: str | None) -> None:
-    assert native_token({"kind": "native", "function": function}) == token
+    frame = Frame(kind=FrameKind.NATIVE, function=function, file=None, line=None)
+    assert native_token(frame) == token

@@ -18,10 +18,10 @@ from reportkit import Database, make_core  # noqa: E402
 def real_analysis(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The analysis JSON (with locals) of a real core of the service above."""
     from triage.analysis import analyze_core
-    from triage.render.json import analysis_to_json
+    from triage.document import to_json
 
     core = make_core(tmp_path_factory.mktemp("core"))
-    document = analysis_to_json(analyze_core(core, locals=True))
+    document = to_json(analyze_core(core, locals=True))
     names = [f["function"] for t in document["threads"] for f in t["frames"]]
     assert "handle_request" in names, names
     return document

@@ -151,23 +151,30 @@ class Database:
             "context": {"host": "web-1", "service": "orders", "release": "2024.05.1",
                         "tags": {"env": "prod"}},
         }  # fmt: skip
+        if analysis is not None:  # as the store ranks a recorded crash
+            from triage.document import from_json
+            from triage.stack import informativeness
+
+            values["quality"] = informativeness(from_json(analysis))
         values.update(fields)
         with self.store.session() as session:
             crash = Crash(**values)
             session.add(crash)
             session.flush()
             crash_id = crash.id
-        if group_id is not None:
-            self._count(group_id)
+            if group_id is not None:
+                self._count(session, group_id, crash)
         return crash_id
 
-    def _count(self, group_id: int) -> None:
+    def _count(self, session: Any, group_id: int, crash: Any) -> None:
+        """As the store counts a crash into its group: the count and the breakdowns."""
         from triage.store import Group
+        from triage.store.grouping import count_facets
 
-        with self.store.session() as session:
-            group = session.get(Group, group_id)
-            assert group is not None
-            group.count += 1
+        group = session.get(Group, group_id)
+        assert group is not None
+        group.count += 1
+        count_facets(session, group_id, crash)
 
     def close(self) -> None:
         self.store.close()

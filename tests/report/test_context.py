@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 
+from triage.document import from_json
 from triage.report import paths
-from triage.report.context import build_crash_page, build_group_pages, group_facts
-from triage.report.frames import classify
+from triage.report.context import GroupFacts, build_crash_page, build_group_pages
+from triage.report.frames import frame_view
 from triage.report.records import crash_record, group_record
 from triage.report.trend import sparkline
+from triage.store.queries import Facet
 
 
 @pytest.mark.parametrize(
@@ -47,7 +49,8 @@ from triage.report.trend import sparkline
     ],
 )
 def test_frame_origins(frame: dict[str, Any], origin: str) -> None:
-    assert classify(frame) == origin
+    analysis = from_json({"threads": [{"frames": [frame]}]})
+    assert frame_view(analysis.threads[0].frames[0]).tier == origin
 
 
 def test_sparkline_counts_days_of_the_window() -> None:
@@ -111,7 +114,9 @@ def _crashes(count: int, group_id: int = 1) -> list[Any]:
 
 def test_group_pages_paginate_newest_first() -> None:
     group = group_record({"id": 1, "signature": "SIGSEGV | a | b", "count": 250})
-    pages = build_group_pages(group, _crashes(250), None, date(2024, 5, 20), per_page=100)
+    hosts = Facet("host", (("h1", 84), ("h2", 83), ("h0", 83)), 0)
+    facts = GroupFacts(facets=(Facet("python_version", (("3.12.1", 250),), 0), hosts))
+    pages = build_group_pages(group, _crashes(250), None, facts, date(2024, 5, 20), per_page=100)
     assert [page.path for page in pages] == [
         "groups/1.html",
         "groups/1-p2.html",
@@ -122,15 +127,15 @@ def test_group_pages_paginate_newest_first() -> None:
     assert pages[0].pagination.previous is None and pages[0].pagination.next == "groups/1-p2.html"
     assert pages[1].pagination.previous == "groups/1.html"
     assert pages[0].signature_parts == ("SIGSEGV", "a", "b")
-    hosts = dict(pages[0].breakdowns[2].items)
-    assert pages[0].breakdowns[2].title == "Host" and sum(hosts.values()) == 250
+    counted = dict(pages[0].breakdowns[1].items)
+    assert pages[0].breakdowns[1].title == "Hosts" and sum(counted.values()) == 250
 
 
-def test_group_facts_count_values_and_newest() -> None:
-    facts = group_facts(_crashes(10) + _crashes(2, group_id=2))
-    assert facts[1].newest_crash_id == 10 and facts[2].newest_crash_id == 2
-    assert facts[1].python_versions == {"3.12.1": 10}
-    assert facts[1].releases == {"unknown": 10}
+def test_breakdowns_show_unknown_values() -> None:
+    group = group_record({"id": 1, "signature": "SIGSEGV | a", "count": 12})
+    facts = GroupFacts(facets=(Facet("release", (("2024.2", 2),), 10),))
+    page = build_group_pages(group, _crashes(12), None, facts, date(2024, 5, 20))[0]
+    assert page.breakdowns[0].items == (("2024.2", 2), ("unknown", 10))
 
 
 def test_crash_page_without_locals_has_no_values() -> None:

@@ -1,4 +1,4 @@
-"""The dict of triage._native (as its stub documents it) to dataclasses, and error mapping."""
+"""Finishing the extension's model (crashed thread, native merge) and error mapping."""
 
 from __future__ import annotations
 
@@ -7,83 +7,59 @@ import types
 from typing import Any
 
 import pytest
+from coretest.models import model_of
 
 from triage import analysis as analysis_module
-from triage.analysis import analysis_from_dict, analyze_core, frame_from_dict, thread_from_dict
+from triage.analysis import analyze_core, finish_thread
 from triage.errors import AnalysisFailed, InputError, TriageError
-from triage.model import Frame
+from triage.model import Frame, FrameKind, GilState, SourceKind, Thread
 
 
-def test_conversion_of_the_documented_shape(core_dict: dict[str, Any]) -> None:
-    result = analysis_from_dict(core_dict)
-    assert result.source.kind == "core"
-    assert result.source.path == "/spool/core.100"
-    assert result.source.executable == "/usr/bin/python3.12"
-    assert result.source.executable_from_core is True
+def test_finish_marks_the_crashed_thread(core_dict: dict[str, Any]) -> None:
+    result = model_of(core_dict)
+    assert result.source.kind is SourceKind.CORE
     assert result.python_version == (3, 12, 1)
-    assert result.core is not None
-    assert result.core.tids == (100, 101)
-    assert result.core.fault_address == 0x10
-    assert [t.tid for t in result.threads] == [101, 100]
+    assert result.core is not None and result.core.tids == (100, 101)
     worker, main = result.threads
     assert (worker.crashed, worker.gil, worker.gc) == (False, None, False)
-    # gc=1 on the GIL holder: it is the collecting thread
-    assert (main.crashed, main.gil, main.gc) == (True, "held", True)
-    assert main.frames[0] == Frame(
-        kind="python",
-        function="<module>",
-        file="/app/server.py",
-        line=30,
-        qualname="<module>",
-        first_line=1,
-        is_entry=True,
-    )
+    assert (main.crashed, main.gil, main.gc) == (True, GilState.HELD, True)
     assert main.frames[1].line is None  # -1: unknown
-    assert isinstance(result.threads, tuple) and isinstance(main.frames, tuple)
+    assert all(t.native_frames == () for t in result.threads)
 
 
 def test_no_crashed_thread_for_gcore(core_dict: dict[str, Any]) -> None:
     core_dict["core"].update(signal=19, si_code=0x80, fault_address=None)
-    assert not any(t.crashed for t in analysis_from_dict(core_dict).threads)
+    analysis = model_of(core_dict)
+    assert not any(t.crashed for t in analysis.threads)
+    assert analysis.is_snapshot
 
 
 def test_not_python(core_dict: dict[str, Any]) -> None:
     core_dict.update(python_version=None, python_error="no libpython", threads=[])
-    result = analysis_from_dict(core_dict)
+    result = model_of(core_dict)
     assert result.python_version is None
     assert result.python_error == "no libpython"
     assert result.threads == ()
 
 
+def _native(name: str) -> Frame:
+    return Frame(kind=FrameKind.NATIVE, function=name, file=None, line=None)
+
+
 @pytest.mark.parametrize(
-    ("gil", "gc", "expected"),
+    ("names", "gil", "gc"),
     [
-        # The extension decides which thread collects; these are its codes, passed through.
-        (1, 1, ("held", True)),
-        (1, 0, ("held", False)),
-        (0, 1, (None, True)),
-        (0, 0, (None, False)),
-        (2, 0, ("waiting", False)),
-        (3, 1, ("dropping", True)),
-        (1, -1, ("held", None)),
-        (-1, -1, (None, None)),
+        (["start_thread", "take_gil.lto_priv.0", "pthread_cond_timedwait"], "waiting", None),
+        (["start_thread", "drop_gil"], "dropping", None),
+        (["start_thread", "gc_collect_main", "visit"], None, True),
+        (["start_thread", "select"], None, None),
     ],
 )
-def test_gil_and_gc_flags(gil: int, gc: int, expected: tuple[str | None, bool | None]) -> None:
-    thread = thread_from_dict({"tid": 1, "gil": gil, "gc": gc, "frames": []})
-    assert (thread.gil, thread.gc) == expected
-
-
-def test_thread_warnings_and_truncation() -> None:
-    thread = thread_from_dict(
-        {"tid": 4, "gil": 0, "gc": 0, "frames": [], "truncated": True, "warnings": ["bad frame"]}
-    )
-    assert thread.truncated and thread.warnings == ("bad frame",)
-
-
-def test_frame_line_zero_is_kept() -> None:
-    frame = frame_from_dict({"file": "f", "function": "g", "line": 0, "first_line": -1})
-    assert frame.line == 0 and frame.first_line is None
+def test_native_frames_say_gil_and_gc(names: list[str], gil: str | None, gc: bool | None) -> None:
+    thread = Thread(1, (), python=False, native_frames=tuple(_native(n) for n in names))
+    finished = finish_thread(thread, None, "all", (3, 12, 1))
+    assert (finished.gil, finished.gc) == (gil, gc)
+    assert [f.function for f in finished.frames] == names and finished.native_frames == ()
 
 
 class _FakeNative(types.ModuleType):
@@ -98,7 +74,7 @@ class _FakeNative(types.ModuleType):
         self.outcome = outcome
         self.calls: list[tuple[Any, ...]] = []
 
-    def analyze_core(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    def analyze_core(self, *args: Any, **kwargs: Any) -> Any:
         self.calls.append(args)
         if isinstance(self.outcome, BaseException):
             raise self.outcome
@@ -115,7 +91,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, outcome: Any) -> _FakeNative:
 def test_analyze_core_passes_arguments(
     monkeypatch: pytest.MonkeyPatch, core_dict: dict[str, Any]
 ) -> None:
-    fake = _install(monkeypatch, core_dict)
+    fake = _install(monkeypatch, model_of(core_dict))
     result = analyze_core("/c", "/usr/bin/python3", ["/a", "/b"], None)
     assert fake.calls == [("/c", "/usr/bin/python3", ["/a", "/b"], None)]
     assert result.python_version == (3, 12, 1)

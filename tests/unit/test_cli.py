@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from coretest.models import model_of
 
 import triage
-from triage.analysis import NO_PYTHON_HELP, analysis_from_dict
+from triage.analysis import NO_PYTHON_HELP
 from triage.cli import core as core_cli
 from triage.cli import main
 from triage.errors import InputError
@@ -39,7 +40,7 @@ def calls(monkeypatch: pytest.MonkeyPatch, core_dict: dict[str, Any]) -> list[tu
 
     def fake(*args: Any) -> Any:
         recorded.append(args)
-        return analysis_from_dict(core_dict)
+        return model_of(core_dict)
 
     monkeypatch.setattr(core_cli, "analyze_core", fake)
     return recorded
@@ -219,7 +220,7 @@ def test_native_flags_select_the_mode(
         (["core", "{core}", "--no-color"], None, False),
         (["--no-color", "core", "{core}"], None, False),
         (["core", "{core}"], "1", False),
-        (["core", "{core}"], "", False),
+        (["core", "{core}"], "", True),  # empty: not set (no-color.org)
     ],
 )
 def test_colors_on_a_terminal_only(
@@ -242,7 +243,9 @@ def test_color_enabled(monkeypatch: pytest.MonkeyPatch) -> None:
     assert color_enabled(_TTY()) is True
     assert color_enabled(io.StringIO()) is False
     assert color_enabled(_TTY(), no_color=True) is False
-    monkeypatch.setenv("NO_COLOR", "")
+    monkeypatch.setenv("NO_COLOR", "")  # no-color.org: only a non-empty value disables
+    assert color_enabled(_TTY()) is True
+    monkeypatch.setenv("NO_COLOR", "1")
     assert color_enabled(_TTY()) is False
 
 

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from triage.model import Frame
-from triage.native_merge import (
-    base_name,
-    can_merge,
-    classify,
-    collecting_from_native,
-    gil_from_native,
-    merge,
-    merge_partial,
-)
+from triage.model import Frame, FrameKind
+from triage.native_merge import can_merge, classify, merge, merge_partial
+from triage.stack import base_name, collecting_from_native, gil_from_native
 
 V312 = (3, 12, 1)
 
 
 def py(name: str, entry: bool) -> Frame:
-    return Frame(kind="python", function=name, file="app.py", line=1, is_entry=entry)
+    return Frame(kind=FrameKind.PYTHON, function=name, file="app.py", line=1, is_entry=entry)
 
 
 def c(name: str) -> Frame:
-    return Frame(kind="native", function=name, file=None, line=None, library="lib.so")
+    return Frame(kind=FrameKind.NATIVE, function=name, file=None, line=None, library="lib.so")
 
 
 def names(frames: list[Frame]) -> list[str]:

@@ -37,3 +37,21 @@ def test_cpp_is_clang_format_clean() -> None:
         [clang_format, "--dry-run", "-Werror", *sources], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_package_is_type_checked() -> None:
+    mypy = tool("mypy")
+    result = subprocess.run([mypy, "triage"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+
+def test_extension_stub_is_true() -> None:
+    """The .pyi of the extension against the built module (mypy's stubtest)."""
+    tool("mypy")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy.stubtest", "triage._native"],
+        cwd="/",  # the installed package, which has the extension
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

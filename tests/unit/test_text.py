@@ -7,8 +7,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from coretest.models import model_of
 
-from triage.analysis import analysis_from_dict
 from triage.model import Analysis, CoreInfo, Frame, Source, Thread
 from triage.render.source import SourceCache
 from triage.render.style import Palette
@@ -57,7 +57,7 @@ def _py(function: str, file: str, line: int | None) -> Frame:
 
 
 def test_whole_output(core_dict: dict[str, Any]) -> None:
-    out, err = _render(analysis_from_dict(core_dict))
+    out, err = _render(model_of(core_dict))
     assert out == (
         "Using executable found in the core file: /usr/bin/python3.12\n"
         "\n"
@@ -80,7 +80,7 @@ def test_whole_output(core_dict: dict[str, Any]) -> None:
 
 def test_executable_line_only_when_taken_from_the_core(core_dict: dict[str, Any]) -> None:
     core_dict["executable_from_core"] = False
-    lines = header_lines(analysis_from_dict(core_dict), PLAIN)
+    lines = header_lines(model_of(core_dict), PLAIN)
     assert lines[0] == "" and lines[1] == "Core file information:"
 
 
@@ -169,9 +169,9 @@ def test_frame_colors() -> None:
 
 
 def test_colors_off_by_default_in_write_text(core_dict: dict[str, Any]) -> None:
-    out, _ = _render(analysis_from_dict(core_dict))
+    out, _ = _render(model_of(core_dict))
     assert "\033[" not in out
-    colored, _ = _render(analysis_from_dict(core_dict), color=True)
+    colored, _ = _render(model_of(core_dict), color=True)
     assert "\033[32m(Python)\033[0m" in colored
 
 

@@ -6,29 +6,34 @@ import argparse
 import importlib
 import os
 import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from ..errors import EXIT_ANALYSIS_FAILED, EXIT_OK, EXIT_USAGE, TriageError
 from ..render.style import escape
 
 # One module per subcommand, in help order. Only the module of the command being run is
 # imported (plus all of them for `triage --help`): `triage core` must start fast, and the
-# pipeline commands pull in SQLAlchemy, json, pathlib and more.
+# pipeline commands pull in SQLAlchemy, json, pathlib and more. `merge` and `split` share one.
+MODULES = {"split": "merge"}
 COMMANDS = (
     "core",
     "remote",
     "ingest",
     "watch",
+    "collect",
     "groups",
     "show",
     "crashes",
     "resign",
+    "resolve",
+    "merge",
+    "split",
+    "retention",
     "demo",
     "report",
 )
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
-if TYPE_CHECKING:
-    from typing import Any, TextIO
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (e.g. `head`) went away
@@ -44,7 +49,7 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def _commands_needed(argv: list[str] | None) -> tuple[str, ...]:
+def _commands_needed(argv: Sequence[str] | None) -> tuple[str, ...]:
     """The subcommand named on the command line, or every one (help, errors, tests)."""
     words = [word for word in (sys.argv[1:] if argv is None else argv) if not word.startswith("-")]
     if words and words[0] in COMMANDS:
@@ -52,7 +57,7 @@ def _commands_needed(argv: list[str] | None) -> tuple[str, ...]:
     return COMMANDS
 
 
-def build_parser(argv: list[str] | None = ()) -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = ()) -> argparse.ArgumentParser:
     """The ``triage`` parser; ``-v`` and ``--no-color`` work before or after the subcommand."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0, help="more detail on errors")
@@ -71,8 +76,9 @@ def build_parser(argv: list[str] | None = ()) -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
     commands.required = True
-    for name in _commands_needed(argv):
-        importlib.import_module(f".{name}", __name__).register(commands, common)
+    modules = dict.fromkeys(MODULES.get(name, name) for name in _commands_needed(argv))
+    for module in modules:
+        importlib.import_module(f".{module}", __name__).register(commands, common)
     return parser
 
 

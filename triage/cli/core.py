@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import stat
 import sys
+from typing import Any
 
 from ..analysis import NO_PYTHON_HELP, analyze_core
 from ..errors import AnalysisFailed, InputError
@@ -13,10 +15,6 @@ from ..model import Analysis
 from ..render.style import color_enabled, escape
 from ..render.text import write_text
 from .options import add_stack_options
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
-if TYPE_CHECKING:
-    from typing import Any
 
 MAX_LISTED_LIBRARIES = 10
 
@@ -74,9 +72,9 @@ def print_analysis(analysis: Analysis, args: argparse.Namespace) -> int:
         failure = "; ".join((*analysis.warnings, failure))
     _tolerate_unencodable(sys.stdout)
     if args.json:
-        from ..render.json import write_json  # json is only imported when asked for
+        from ..document import write_json  # json is only imported when asked for
 
-        write_json(analysis, sys.stdout, failure)
+        write_json(dataclasses.replace(analysis, error=failure), sys.stdout)
     else:
         color = color_enabled(sys.stdout, args.no_color)
         write_text(analysis, sys.stdout, sys.stderr, color, show_warnings=failure is None)

@@ -26,7 +26,16 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--status", choices=STATUS_CHOICES, help="ok (= done), failed, pending or analyzing"
     )
-    parser.add_argument("--limit", type=options.positive_int, default=100, metavar="N")
+    parser.add_argument(
+        "--kind", choices=("crash", "hang"), help="only crashes, or only hangs (snapshots)"
+    )
+    parser.add_argument(
+        "--limit",
+        type=options.positive_int,
+        default=100,
+        metavar="N",
+        help="at most N crashes, newest first (default 100)",
+    )
     parser.add_argument("--json", action="store_true", help="print a JSON array")
 
 
@@ -35,11 +44,19 @@ def run(args: argparse.Namespace) -> int:
     from ..store.queries import Filters, crash_json, find_group, list_crashes
 
     status = "done" if args.status == "ok" else args.status
-    store = open_store(args.db)
+    store = open_store(args.db, create=False)
     try:
         with store.session() as session:
             group_id = find_group(session, args.group).id if args.group else None
-            filters = Filters(args.since, args.executable, args.python, args.host, status, group_id)
+            filters = Filters(
+                args.since,
+                args.executable,
+                args.python,
+                args.host,
+                status,
+                group_id,
+                kind=args.kind,
+            )
             crashes = [crash_json(c) for c in list_crashes(session, filters, args.limit)]
     finally:
         store.close()

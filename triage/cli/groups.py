@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from ..versions import version_key
 from . import options
 from .table import print_csv, print_json, print_table, short_time
 
@@ -23,15 +24,30 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.set_defaults(run=run)
     options.add_db(parser)
     options.add_filters(parser)
-    parser.add_argument("--sort", choices=("count", "last", "first"), default="count")
-    parser.add_argument("--limit", type=options.positive_int, default=50, metavar="N")
+    parser.add_argument(
+        "--status",
+        choices=("new", "regressed", "resolved"),
+        help="only groups in this state (`triage resolve` marks a group resolved)",
+    )
+    parser.add_argument(
+        "--kind", choices=("crash", "hang"), help="only crashes, or only hangs (snapshots)"
+    )
+    parser.add_argument(
+        "--sort",
+        choices=("count", "last", "first"),
+        default="count",
+        help="most crashes first (default), most recent last crash, or most recent first crash",
+    )
+    parser.add_argument(
+        "--limit",
+        type=options.positive_int,
+        default=50,
+        metavar="N",
+        help="at most N groups (default 50)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print a JSON array")
     output.add_argument("--csv", action="store_true", help="print CSV")
-
-
-def version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) if part.isdigit() else 0 for part in version.split("."))
 
 
 def span(values: list[str], key: Callable[[str], Any], shown: int = 3) -> str:
@@ -46,8 +62,15 @@ def run(args: argparse.Namespace) -> int:
     from ..store import open_store
     from ..store.queries import Filters, list_groups
 
-    filters = Filters(args.since, args.executable, args.python, args.host)
-    store = open_store(args.db)
+    filters = Filters(
+        args.since,
+        args.executable,
+        args.python,
+        args.host,
+        kind=args.kind,
+        group_status=args.status,
+    )
+    store = open_store(args.db, create=False)
     try:
         with store.session() as session:
             groups = list_groups(session, filters, args.sort, args.limit)

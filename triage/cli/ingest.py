@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from ..errors import EXIT_ANALYSIS_FAILED, EXIT_INPUT, EXIT_OK, UsageError
+from ..spool import coredump
 from . import options
 
 
@@ -30,6 +31,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     options.add_host(parser)
     options.add_reports(parser)
     options.add_analysis_limits(parser)
+    coredump.add_option(parser, "ingest")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
     from ..store import open_store
     from ..store.queue import retry_failed
 
+    if args.systemd_coredump:
+        found = coredump.cores(args.systemd_coredump)
+        if not found and not args.cores and not args.retry_failed:
+            print(f"triage: no cores in {args.systemd_coredump}", file=sys.stderr)
+            return EXIT_OK
+        args.cores = [*args.cores, *found]
     if not args.cores and not args.retry_failed:
         raise UsageError("give at least one CORE, or --retry-failed")
     config = load_config(args.signature_config)

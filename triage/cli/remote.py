@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import replace
+from typing import Any
 
 from ..analysis import analyze_process
 from ..errors import UsageError
+from ..model import Analysis, FrameKind
 from .core import print_analysis
 from .options import add_stack_options, positive_int
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
-if TYPE_CHECKING:
-    from typing import Any
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -33,12 +33,49 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     add_stack_options(parser)
     parser.add_argument("--json", action="store_true", help="print the JSON document (schema 1)")
+    parser.add_argument(
+        "--save",
+        metavar="SPOOL",
+        help="also put this analysis into a watched spool as a hang (no core is written); it "
+        "is taken with native stacks and locals, as the pipeline analyzes cores",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     if args.native_mode is not None and args.no_block:
         raise UsageError("native frames are only available in blocking mode")
+    if args.save is not None:
+        return _save(args)
     analysis = analyze_process(
         args.pid, block=not args.no_block, locals=args.locals, native_mode=args.native_mode
     )
     return print_analysis(analysis, args)
+
+
+def _save(args: argparse.Namespace) -> int:
+    """Analyze once as the pipeline would (one stop of the process), save that snapshot, and
+    print it as the other flags ask (without locals or native frames unless asked for)."""
+    from ..render.style import escape
+    from ..spool.snapshot import save_snapshot
+
+    if args.no_block:
+        raise UsageError("--save needs the process stopped for its native stacks (no --no-block)")
+    full = analyze_process(args.pid, block=True, locals=True, native_mode="all")
+    path = save_snapshot(full, args.save)
+    print(f"triage: saved as {escape(path)}", file=sys.stderr)
+    return print_analysis(narrowed(full, args.locals, args.native_mode), args)
+
+
+def narrowed(analysis: Analysis, locals: bool, native_mode: str | None) -> Analysis:
+    """ANALYSIS (taken with locals and every native stack) as the flags would have shown it."""
+    threads = []
+    for thread in analysis.threads:
+        if native_mode != "all" and not thread.python:
+            continue
+        frames = thread.frames
+        if native_mode is None:
+            frames = tuple(frame for frame in frames if frame.kind is FrameKind.PYTHON)
+        if not locals:
+            frames = tuple(replace(frame, arguments=None, locals=None) for frame in frames)
+        threads.append(replace(thread, frames=frames))
+    return replace(analysis, threads=tuple(threads))

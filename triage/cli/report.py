@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -45,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report.build import render_all
     from ..store import open_store
 
-    store = open_store(args.db)
+    store = open_store(args.db, create=False)
     try:
         stats = render_all(store, args.out, no_locals=args.no_locals)
     finally:

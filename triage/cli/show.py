@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
+from ..model import Analysis, Frame, FrameKind
 from ..render.style import escape
 from . import options
 from .table import print_json, print_table, short_time
+
+if TYPE_CHECKING:
+    from ..store.queries import Facet
 
 TEXT_CRASHES = 10  # latest occurrences shown by default
 JSON_CRASHES = 100
@@ -49,9 +53,10 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..document import from_json
     from ..store import open_store
     from ..store.queries import (
-        breakdown,
+        breakdowns,
         crash_json,
         find_group,
         group_json,
@@ -59,25 +64,31 @@ def run(args: argparse.Namespace) -> int:
         representative,
     )
 
-    store = open_store(args.db)
+    store = open_store(args.db, create=False)
     try:
         with store.session() as session:
             group = find_group(session, args.group)
-            counts = breakdown(session, group.id)
-            facets = {key: sorted(value for value, _ in pairs) for key, pairs in counts.items()}
-            data = group_json(group, group.count, group.first_seen, group.last_seen, facets)
+            facets = breakdowns(session, {group.id: group.count})[group.id]
+            lists = {f"{facet.kind}s": facet.listed for facet in facets}  # python_versions...
+            data = group_json(group, group.count, group.first_seen, group.last_seen, lists)
             limit = args.limit or (JSON_CRASHES if args.json else TEXT_CRASHES)
             crashes = [crash_json(c) for c in latest(session, group.id, limit)]
             sample = representative(session, group.id)
-            stack = sample.analysis if sample is not None else None
+            document = sample.analysis if sample is not None else None
             sample_id = sample.id if sample is not None else None
     finally:
         store.close()
+    analysis = from_json(document) if document is not None else None
     if args.json:
-        print_json({**data, "crashes": crashes, "stack": stack})
+        data["breakdowns"] = {
+            facet.kind: {"values": [list(item) for item in facet.values], "unknown": facet.unknown}
+            for facet in facets
+        }
+        data["example_crash"] = sample_id
+        print_json({**data, "crashes": crashes, "stack": document})
         return 0
-    _print_group(data, counts)
-    _print_stack(stack, sample_id)
+    _print_group(data, facets)
+    _print_stack(analysis, sample_id)
     print("\nLatest occurrences:")
     print_table(
         LATEST_HEADERS,
@@ -95,11 +106,11 @@ def run(args: argparse.Namespace) -> int:
         ],
     )
     if args.explain:
-        _explain(group.hashed_text, stack, args.signature_config)
+        _explain(group.hashed_text, analysis, args.signature_config)
     return 0
 
 
-def _print_group(data: Mapping[str, Any], counts: Mapping[str, Any]) -> None:
+def _print_group(data: Mapping[str, Any], facets: Sequence[Facet]) -> None:
     print(f"Group {data['id']}  hash {data['hash']}")
     print(f"Signature: {escape(data['signature'])}")
     print(
@@ -107,46 +118,53 @@ def _print_group(data: Mapping[str, Any], counts: Mapping[str, Any]) -> None:
         f"last seen {short_time(data['last_seen'])})"
     )
     print(f"Rules:     version {data['rules_version']}")
-    for title, key in (
-        ("Python versions", "python_versions"),
-        ("Executables", "executables"),
-        ("Hosts", "hosts"),
-    ):
-        listed = ", ".join(f"{escape(value)} ({n})" for value, n in counts[key]) or "-"
-        print(f"{title + ':':<17}{listed}")
+    for facet in facets:
+        listed = [f"{escape(value)} ({n})" for value, n in facet.values]
+        if facet.unknown:
+            listed.append(f"unknown ({facet.unknown})")
+        print(f"{facet.title + ':':<17}{', '.join(listed) or '-'}")
 
 
-def _print_stack(stack: Mapping[str, Any] | None, crash_id: int | None) -> None:
-    from ..signature.thread import crashing_thread
+def _print_stack(analysis: Analysis | None, crash_id: int | None) -> None:
+    from ..stack import crashing_thread
 
-    if not stack:
+    if analysis is None:
         print("\nNo stored stack.")
         return
-    thread, why = crashing_thread(stack.get("threads") or [])
-    signal = (stack.get("process") or {}).get("signal") or {}
-    print(f"\nRepresentative stack (crash {crash_id}, {signal.get('name', 'no signal')}):")
-    if thread is None:
+    choice = crashing_thread(analysis)
+    core = analysis.core
+    signal = core.signal_name if core is not None and core.signal else "no signal"
+    print(f"\nRepresentative stack (crash {crash_id}, {signal}):")
+    if choice.thread is None:
         print("  (no thread has frames)")
         return
-    print(f"  Thread {thread.get('tid')} ({why}), most recent call last:")
-    for frame in thread.get("frames") or []:
-        kind = "Python" if frame.get("kind", "python") == "python" else "C"
-        line = frame.get("line")
-        where = f", line {line}" if line is not None else ""
-        print(
-            f'    ({kind}) File "{escape(str(frame.get("file")))}"{where}, '
-            f"in {escape(str(frame.get('function')))}"
-        )
+    print(f"  Thread {choice.thread.tid} ({choice.reason.value}), most recent call last:")
+    for frame in choice.thread.frames:
+        print(f"    {_frame_line(frame)}")
 
 
-def _explain(hashed: str, stack: Mapping[str, Any] | None, config_path: str | None) -> None:
+def _frame_line(frame: Frame) -> str:
+    """One frame as a traceback line; what is unknown is left out, never printed as None."""
+    if frame.kind is FrameKind.PYTHON:
+        where = f'File "{escape(frame.file or "???")}"'
+        line = f", line {frame.line}" if frame.line is not None else ""
+        return f"(Python) {where}{line}, in {escape(frame.function)}"
+    place = [f'File "{escape(frame.file)}"'] if frame.file else []
+    if frame.file and frame.line is not None:
+        place.append(f"line {frame.line}")
+    place.append(f"in {escape(frame.function)}")
+    library = f" ({escape(frame.library)})" if frame.library else ""
+    return f"(C) {', '.join(place)}{library}"
+
+
+def _explain(hashed: str, analysis: Analysis | None, config_path: str | None) -> None:
     from ..signature import compute, load_config
 
     print("\nHashed text (sha256 of these lines is the group hash):")
     for line in hashed.splitlines():
         print(f"  {escape(line)}")
-    if stack:
-        signature = compute(stack, load_config(config_path))
+    if analysis is not None:
+        signature = compute(analysis, load_config(config_path))
         print(f"\nRules {signature.rules_version} applied to the representative stack now:")
         for note in signature.notes:
             print(f"  {escape(note)}")

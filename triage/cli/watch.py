@@ -6,6 +6,8 @@ import argparse
 import os
 from typing import Any
 
+from ..errors import UsageError
+from ..spool import coredump
 from . import options
 
 
@@ -19,7 +21,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "flight is resumed on the next start. Cores are never moved or deleted.",
     )
     parser.set_defaults(run=run)
-    parser.add_argument("spools", nargs="+", metavar="SPOOL", help="directories to watch")
+    parser.add_argument("spools", nargs="*", metavar="SPOOL", help="directories to watch")
     parser.add_argument(
         "--settle",
         type=options.positive_float,
@@ -38,9 +40,14 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     options.add_host(parser)
     options.add_reports(parser)
     options.add_analysis_limits(parser)
+    coredump.add_option(parser, "watch")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.systemd_coredump:
+        args.spools = [*args.spools, args.systemd_coredump]
+    if not args.spools:
+        raise UsageError("give at least one SPOOL, or --systemd-coredump")
     from ..signature import load_config
     from ..spool.pipeline import Pipeline
     from ..spool.pool import WorkerPool

@@ -1,1 +1,1 @@
-"""Output formats for an ``Analysis``: PyStack-compatible text (``text``) and JSON (``json``)."""
+"""Output for people: PyStack-compatible text (``text``), colours and escaping (``style``)."""

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
-if TYPE_CHECKING:
-    from typing import TextIO
+from typing import TextIO
 
 RESET = "\033[0m"
 # Codes of termcolor, which PyStack's colors.py copies.
@@ -33,8 +30,8 @@ def _escape_char(match: re.Match[str]) -> str:
 
 
 def color_enabled(stream: TextIO, no_color: bool = False) -> bool:
-    """Colours only on a terminal, never with --no-color or when NO_COLOR is set (any value)."""
-    if no_color or os.environ.get("NO_COLOR") is not None:
+    """Colours only on a terminal, never with --no-color or a non-empty NO_COLOR (no-color.org)."""
+    if no_color or os.environ.get("NO_COLOR"):
         return False
     isatty = getattr(stream, "isatty", None)
     try:

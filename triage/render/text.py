@@ -3,33 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import TextIO
 
-from ..model import Analysis, CoreInfo, Frame, Thread, signal_name
+from ..model import Analysis, CoreInfo, Frame, FrameKind, SourceKind, Thread, signal_name
 from ..native_merge import UNMERGEABLE
+from ..stack import status_labels
 from .source import SourceCache
 from .style import Palette, escape
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: see triage.model
-if TYPE_CHECKING:
-    from typing import TextIO
 
 UNKNOWN_LINE = 0  # PyStack prints "line 0" when the location table has no entry
 
 
 def thread_status(thread: Thread) -> str:
     """PyStack's status list: comma-joined without spaces, ``[]`` when empty."""
-    parts = []
-    if thread.tid == 0:
-        parts.append("Thread terminated")  # exited but not joined
-    if thread.gil == "held":
-        parts.append("Has the GIL")
-    elif thread.gil == "waiting":
-        parts.append("Waiting for the GIL")
-    elif thread.gil == "dropping":
-        parts.append("Dropping the GIL")
-    if thread.gc:
-        parts.append("Garbage collecting")
-    return "[" + ",".join(parts) + "]"
+    return "[" + ",".join(status_labels(thread)) + "]"
 
 
 def header_lines(analysis: Analysis, palette: Palette) -> list[str]:
@@ -93,7 +80,7 @@ def native_frame_line(frame: Frame, palette: Palette) -> str:
 
 def frame_lines(frame: Frame, palette: Palette, sources: SourceCache) -> Iterator[str]:
     """A Python frame and, when its file is readable here, its source line; or a native one."""
-    if frame.kind == "native":
+    if frame.kind is FrameKind.NATIVE:
         yield native_frame_line(frame, palette)
         return
     line = frame.line if frame.line is not None else UNKNOWN_LINE
@@ -179,7 +166,7 @@ def write_text(
     reports them itself, e.g. inside a one-line error)."""
     palette = Palette(color)
     sources = sources if sources is not None else SourceCache()
-    if analysis.source.kind == "core":
+    if analysis.source.kind is SourceKind.CORE:
         _emit(out, header_lines(analysis, palette))
     warnings = [f"WARNING: {escape(message)}" for message in analysis.warnings]
     warnings += [

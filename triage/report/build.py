@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,19 +10,18 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..render.source import SourceCache
 from . import paths, queries
 from .context import (
     MAX_PROBLEMS_LISTED,
-    build_crash_page,
+    GroupFacts,
     build_group_pages,
     build_index,
 )
-from .frames import SourceLookup
+from .crashes import Sources, write_crashes
 from .lock import locked
 from .parallel import plan
 from .records import CrashRecord, GroupRecord
-from .render import SiteWriter, render_crash, render_group, render_index
+from .render import SiteWriter, render_group, render_index
 
 
 @dataclass(frozen=True)
@@ -57,16 +55,18 @@ def render_all(
         with parallel.start(out_dir, no_locals) as pending:
             groups = queries.groups(session)
             by_id = {group.id: group for group in groups}
-            _write_index(session, writer, groups, day)
+            facts = queries.group_facts(session, groups, _day_end(day))
+            _write_index(session, writer, groups, facts, day)
             members = queries.all_members(session)
             representatives = queries.representatives(session, list(by_id))
             for group in groups:
                 members_of = members.get(group.id, [])
                 representative = representatives.get(group.id)
-                _write_group(writer, group, members_of, representative, day, no_locals)
+                page_facts = facts.get(group.id)
+                _write_group(writer, group, members_of, representative, page_facts, day, no_locals)
             if not parallel.slices:
                 crashes = queries.crashes_with_analysis(session)
-                _write_crashes(writer, crashes, by_id, no_locals, _Sources())
+                write_crashes(writer, crashes, by_id, no_locals, Sources())
             for done in pending:
                 writer.merge(*done.result())
     removed = writer.remove_stale(paths.GROUPS_DIR) + writer.remove_stale(paths.CRASHES_DIR)
@@ -96,13 +96,17 @@ def render_changed(
         group_ids = {crash.group_id for crash in crashes if crash.group_id is not None}
         groups = queries.groups(session)
         by_id = {group.id: group for group in groups}
-        _write_index(session, writer, groups, day)
+        facts = queries.group_facts(session, groups, _day_end(day))
+        _write_index(session, writer, groups, facts, day)
         representatives = queries.representatives(session, group_ids)
         for group_id in sorted(group_ids & by_id.keys()):
             members = queries.group_members(session, group_id)
             group = by_id[group_id]
-            _write_group(writer, group, members, representatives.get(group_id), day, no_locals)
-        _write_crashes(writer, crashes, by_id, no_locals, _Sources())
+            representative = representatives.get(group_id)
+            _write_group(
+                writer, group, members, representative, facts.get(group_id), day, no_locals
+            )
+        write_crashes(writer, crashes, by_id, no_locals, Sources())
     return RenderStats(writer.written, writer.unchanged, 0, time.perf_counter() - started)
 
 
@@ -110,9 +114,17 @@ def _today() -> date:
     return datetime.now(timezone.utc).date()
 
 
-def _write_index(session: Any, writer: SiteWriter, groups: list[GroupRecord], day: date) -> None:
-    end = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-    facts = queries.index_facts(session, end)
+def _day_end(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+def _write_index(
+    session: Any,
+    writer: SiteWriter,
+    groups: list[GroupRecord],
+    facts: dict[int, GroupFacts],
+    day: date,
+) -> None:
     problems = queries.problems(session, MAX_PROBLEMS_LISTED + 1)
     counts = queries.status_counts(session)
     page = build_index(groups, facts, counts, problems, day)
@@ -124,65 +136,12 @@ def _write_group(
     group: GroupRecord,
     members: list[CrashRecord],
     representative: CrashRecord | None,
+    facts: GroupFacts | None,
     day: date,
     no_locals: bool,
 ) -> None:
-    pages = build_group_pages(group, members, representative, day, with_locals=not no_locals)
+    facts = facts or GroupFacts()
+    pages = build_group_pages(group, members, representative, facts, day, with_locals=not no_locals)
     for page in pages:
         writer.write(page.path, render_group(page))
     writer.remove_extra_group_pages(group.id, len(pages))
-
-
-def _write_crashes(
-    writer: SiteWriter,
-    crashes: Iterable[CrashRecord],
-    groups: dict[int, GroupRecord],
-    no_locals: bool,
-    sources: _Sources,
-) -> None:
-    for crash in crashes:
-        group = groups.get(crash.group_id) if crash.group_id is not None else None
-        lookup = sources.for_crash(crash)
-        page = build_crash_page(crash, group, with_locals=not no_locals, sources=lookup)
-        writer.write(page.path, render_crash(page))
-
-
-def render_crash_slice(
-    url: str, out_dir: str | os.PathLike[str], first: int, last: int, no_locals: bool
-) -> tuple[int, int, list[str]]:
-    """Worker process: the pages of crashes ``first``..``last`` (ids); returns the counts."""
-    from ..store.engine import make_engine
-
-    engine = make_engine(url)
-    try:
-        writer = SiteWriter(out_dir)
-        with queries.reading(engine) as session:
-            groups = {group.id: group for group in queries.groups(session)}
-            crashes = queries.crashes_with_analysis(session, first=first, last=last)
-            _write_crashes(writer, crashes, groups, no_locals, _Sources())
-        return writer.written, writer.unchanged, sorted(writer.pages)
-    finally:
-        engine.dispose()
-
-
-class _Sources:
-    """Source lines for Python frames, read from this machine's files.
-
-    Only for cores from this host (or of unknown host): another host may run another release,
-    and a wrong line is worse than none. Only ``.py`` files: a crafted core must not make the
-    report publish lines of arbitrary files (``/etc/shadow``) that the report's user can read.
-    """
-
-    def __init__(self) -> None:
-        self._cache = SourceCache()
-        self._host = socket.gethostname()
-
-    def for_crash(self, crash: CrashRecord) -> SourceLookup | None:
-        if crash.host is not None and crash.host != self._host:
-            return None
-        return self._line
-
-    def _line(self, file: str, line: int) -> str | None:
-        if not file.endswith(".py"):
-            return None
-        return self._cache.line(file, line)

@@ -7,12 +7,14 @@ template only ever formats values; it never decides what a crash means.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from ..model import Analysis
+from ..store.queries import Facet
 from . import paths
-from .frames import SourceLookup, ThreadView, crashing_thread, texts, thread_view, thread_views
+from .frames import SourceLookup, ThreadView, signed_thread_view, thread_views
 from .records import CrashRecord, GroupRecord
 from .trend import Sparkline, sparkline
 
@@ -42,55 +44,16 @@ def moment(value: datetime | None) -> Moment | None:
 
 @dataclass
 class GroupFacts:
-    """What the index and a group page aggregate from a group's crashes (built, then read)."""
+    """What the index and a group page show of a group beyond its row: its breakdowns (the
+    store's, the same `triage show` prints), its crashes per day and its newest crash."""
 
-    executables: Counter[str] = field(default_factory=Counter)
-    python_versions: Counter[str] = field(default_factory=Counter)
-    hosts: Counter[str] = field(default_factory=Counter)
-    releases: Counter[str] = field(default_factory=Counter)
+    facets: tuple[Facet, ...] = ()
     days: Counter[date] = field(default_factory=Counter)
     newest_crash_id: int | None = None
 
-    def add(self, crash: CrashRecord) -> None:
-        host = crash.host or crash.context_value("host")
-        release = crash.context_value("release")
-        self.add_counts(crash.executable, crash.python_version, host, release)
-        if crash.when is not None:
-            self.days[crash.when.date()] += 1
-        self.saw(crash.id)
-
-    def add_counts(
-        self,
-        executable: str | None,
-        python_version: str | None,
-        host: str | None,
-        release: str | None,
-        count: int = 1,
-    ) -> None:
-        """Count crashes sharing these values (the store aggregates them with GROUP BY)."""
-        for counter, value in (
-            (self.executables, executable),
-            (self.python_versions, python_version),
-            (self.hosts, host),
-            (self.releases, release),
-        ):
-            counter[value if value else "unknown"] += count
-
-    def saw(self, crash_id: int) -> None:
-        if self.newest_crash_id is None or crash_id > self.newest_crash_id:
-            self.newest_crash_id = crash_id
-
-
-def group_facts(crashes: Iterable[CrashRecord]) -> dict[int, GroupFacts]:
-    """Facts per group id from (light) crash records; crashes without a group are skipped."""
-    facts: dict[int, GroupFacts] = {}
-    for crash in crashes:
-        if crash.group_id is None:
-            continue
-        if crash.group_id not in facts:
-            facts[crash.group_id] = GroupFacts()
-        facts[crash.group_id].add(crash)
-    return facts
+    def facet(self, kind: str) -> Facet:
+        found = next((facet for facet in self.facets if facet.kind == kind), None)
+        return found if found is not None else Facet(kind, (), 0)
 
 
 @dataclass(frozen=True)
@@ -134,9 +97,11 @@ class Listed:
     more: int
 
 
-def listed(counter: Counter[str], limit: int = MAX_LISTED_VALUES) -> Listed:
-    ordered = [value for value, _ in counter.most_common()]
-    return Listed(tuple(ordered[:limit]), max(0, len(ordered) - limit))
+def listed(facet: Facet, limit: int = MAX_LISTED_VALUES) -> Listed:
+    """The most frequent values first (an unknown value counts as one more)."""
+    ordered = [value for value, _ in facet.values]
+    more = len(ordered) - limit + (1 if facet.unknown else 0)
+    return Listed(tuple(ordered[:limit]), max(0, more))
 
 
 @dataclass(frozen=True)
@@ -210,9 +175,9 @@ def _group_row(group: GroupRecord, facts: GroupFacts | None, today: date) -> Gro
         first_seen=moment(group.first_seen),
         last_seen=moment(group.last_seen),
         trend=sparkline(facts.days, today),
-        executables=listed(facts.executables),
-        python_versions=listed(facts.python_versions),
-        hosts=listed(facts.hosts),
+        executables=listed(facts.facet("executable")),
+        python_versions=listed(facts.facet("python_version")),
+        hosts=listed(facts.facet("host")),
         newest_crash_href=paths.crash_path(newest) if newest is not None else None,
         newest_crash_id=newest,
     )
@@ -260,12 +225,12 @@ def build_group_pages(
     group: GroupRecord,
     crashes: Sequence[CrashRecord],
     representative: CrashRecord | None,
+    facts: GroupFacts,
     today: date,
     with_locals: bool = True,
     per_page: int = OCCURRENCES_PER_PAGE,
 ) -> list[GroupPage]:
     """Every page of a group; ``crashes`` are its members (analysis not needed)."""
-    facts = group_facts(crashes).get(group.id) or GroupFacts()
     ordered = sorted(crashes, key=lambda crash: crash.id, reverse=True)
     pages = max(1, -(-len(ordered) // per_page))
     links = tuple((number, paths.group_path(group.id, number)) for number in range(1, pages + 1))
@@ -308,20 +273,18 @@ def signature_parts(signature: str) -> tuple[str, ...]:
 
 
 def _breakdowns(facts: GroupFacts) -> tuple[Breakdown, ...]:
-    named = (
-        ("Python version", facts.python_versions),
-        ("Executable", facts.executables),
-        ("Host", facts.hosts),
-        ("Release", facts.releases),
+    """The store's facets; crashes that did not record a value are counted as "unknown"."""
+    return tuple(
+        Breakdown(
+            facet.title,
+            facet.values + ((("unknown", facet.unknown),) if facet.unknown else ()),
+        )
+        for facet in facts.facets
     )
-    return tuple(Breakdown(title, tuple(counter.most_common())) for title, counter in named)
 
 
 def _representative_stack(crash: CrashRecord | None, with_locals: bool) -> ThreadView | None:
-    if crash is None or crash.analysis is None:
-        return None
-    thread = crashing_thread(crash.analysis)
-    return thread_view(thread, 0, with_locals) if thread is not None else None
+    return signed_thread_view(crash.analysis if crash else None, with_locals)
 
 
 @dataclass(frozen=True)
@@ -358,57 +321,52 @@ def build_crash_page(
     with_locals: bool = True,
     sources: SourceLookup | None = None,
 ) -> CrashPage:
-    analysis = crash.analysis or {}
-    process = analysis.get("process")
-    process = process if isinstance(process, Mapping) else {}
-    source = analysis.get("source")
-    source = source if isinstance(source, Mapping) else {}
-    argv = process.get("argv")
-    executable = crash.executable or texts([source.get("executable")])[0] or None
+    analysis = crash.analysis
+    core = analysis.core if analysis is not None else None
+    executable = crash.executable or (analysis.source.executable if analysis else None)
     return CrashPage(
         id=crash.id,
         path=paths.crash_path(crash.id),
         status=crash.status,
-        error=crash.error or texts([analysis.get("error")])[0] or None,
+        error=crash.error or (analysis.error if analysis else None),
         group_id=group.id if group else None,
         group_href=paths.group_path(group.id) if group else None,
         group_signature=group.signature if group else None,
-        facts=_header_facts(crash, process),
-        argv=texts(argv),
+        facts=_header_facts(crash, analysis),
+        argv=core.argv if core is not None else (),
         executable=executable,
-        core_path=crash.path or texts([source.get("path")])[0],
+        core_path=crash.path or (analysis.source.path if analysis else ""),
         crashed=moment(crash.crashed_at),
         received=moment(crash.received_at),
         analyzed=moment(crash.analyzed_at),
         context=crash.context,
-        threads=thread_views(analysis, with_locals, sources),
-        warnings=texts(analysis.get("warnings")),
-        missing_libraries=texts(analysis.get("missing_libraries")),
+        threads=thread_views(analysis, with_locals, sources) if analysis else (),
+        warnings=analysis.warnings if analysis else (),
+        missing_libraries=analysis.missing_libraries if analysis else (),
         locals_shown=with_locals,
     )
 
 
-def _header_facts(crash: CrashRecord, process: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+def _header_facts(crash: CrashRecord, analysis: Analysis | None) -> tuple[tuple[str, str], ...]:
     """The core header as PyStack prints it, leaving out what the core did not record."""
-    signal = process.get("signal")
+    core = analysis.core if analysis is not None else None
     signal_text = crash.signal
-    if isinstance(signal, Mapping) and signal.get("name"):
-        signal_text = f"{signal.get('name')} ({signal.get('number')})"
-    candidates = (
-        ("Signal", signal_text),
-        ("Fault address", process.get("fault_address")),
-        ("Sent by pid", process.get("sender_pid")),
-        ("Python", crash.python_version or process.get("python_version")),
-        ("PID", process.get("pid")),
-        ("PPID", process.get("ppid")),
-        ("UID / GID", _pair(process.get("uid"), process.get("gid"))),
-        ("Host", crash.host),
-        ("SHA-256", crash.sha256),
+    if core is not None and core.signal:
+        signal_text = f"{core.signal_name} ({core.signal})"
+    candidates: tuple[tuple[str, object], ...] = (("Signal", signal_text),)
+    if core is not None:
+        candidates += (
+            ("Fault address", hex(core.fault_address or 0) if core.is_fault else None),
+            ("Sent by pid", core.sent_by),
+        )
+    candidates += (
+        ("Python", crash.python_version or (analysis.python_version_string if analysis else None)),
     )
+    if core is not None:
+        candidates += (
+            ("PID", core.pid),
+            ("PPID", core.ppid),
+            ("UID / GID", f"{core.uid} / {core.gid}"),
+        )
+    candidates += (("Host", crash.host), ("SHA-256", crash.sha256))
     return tuple((label, str(value)) for label, value in candidates if value not in (None, ""))
-
-
-def _pair(first: object, second: object) -> str | None:
-    if first is None and second is None:
-        return None
-    return f"{first} / {second}"

@@ -35,7 +35,7 @@ class ParallelPlan:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        from .build import render_crash_slice
+        from .crashes import render_crash_slice
 
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(self.workers, mp_context=context) as pool:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..store import FAILED, PENDING, Crash, Group
 from ..store.engine import wrapped_errors
+from ..store.queries import breakdowns, representative_ids
 from .context import GroupFacts
 from .records import CrashRecord, GroupRecord, crash_record, group_record
 from .trend import WINDOW_DAYS
@@ -68,7 +69,7 @@ def groups(session: Session, ids: Collection[int] | None = None) -> list[GroupRe
     query = select(*_GROUP)
     if ids is not None:
         query = query.where(Group.id.in_(list(ids)))
-    return [group_record(row._mapping) for row in session.execute(query)]
+    return [group_record(dict(row._mapping)) for row in session.execute(query)]
 
 
 def status_counts(session: Session) -> dict[str, int]:
@@ -87,37 +88,28 @@ def problems(session: Session, limit: int) -> list[CrashRecord]:
     return [_crash(row) for row in session.execute(query)]
 
 
-def index_facts(session: Session, today: datetime) -> dict[int, GroupFacts]:
-    """Per group: counts by executable/version/host, crashes per day, the newest crash."""
-    facts: dict[int, GroupFacts] = {}
-    grouped = Crash.group_id.is_not(None)
-    combos = select(
-        Crash.group_id, Crash.executable, Crash.python_version, Crash.host, func.count()
-    ).where(grouped)
-    combos = combos.group_by(Crash.group_id, Crash.executable, Crash.python_version, Crash.host)
-    for group_id, executable, version, host, count in session.execute(combos):
-        _facts(facts, group_id).add_counts(executable, version, host, None, count)
-    newest = select(Crash.group_id, func.max(Crash.id)).where(grouped).group_by(Crash.group_id)
+def group_facts(
+    session: Session, groups: Collection[GroupRecord], today: datetime
+) -> dict[int, GroupFacts]:
+    """Per group: the store's breakdowns, crashes per day over the trend window, the newest
+    crash. The counts are the store's (kept as crashes are recorded), never recounted here."""
+    counts = {group.id: group.count for group in groups}
+    facts = {gid: GroupFacts(facets=facets) for gid, facets in breakdowns(session, counts).items()}
+    if not facts:
+        return facts
+    wanted = Crash.group_id.in_(list(facts))
+    newest = select(Crash.group_id, func.max(Crash.id)).where(wanted).group_by(Crash.group_id)
     for group_id, crash_id in session.execute(newest):
-        _facts(facts, group_id).saw(crash_id)
+        if group_id in facts:
+            facts[group_id].newest_crash_id = crash_id
     # Days are bucketed here, not in SQL: date functions differ between SQLite and PostgreSQL.
     since = today - timedelta(days=WINDOW_DAYS)
     when = func.coalesce(Crash.crashed_at, Crash.received_at)
-    recent = select(Crash.group_id, Crash.crashed_at, Crash.received_at).where(
-        grouped, when >= since
-    )
-    for group_id, crashed_at, received_at in session.execute(recent):
-        moment = crashed_at or received_at
-        if moment is not None:
-            _facts(facts, group_id).days[_utc(moment).date()] += 1
+    recent = select(Crash.group_id, when).where(wanted, when >= since)
+    for group_id, moment in session.execute(recent):
+        if moment is not None and group_id in facts:
+            facts[group_id].days[_utc(moment).date()] += 1
     return facts
-
-
-def _facts(facts: dict[int, GroupFacts], group_id: int) -> GroupFacts:
-    found = facts.get(group_id)
-    if found is None:
-        found = facts[group_id] = GroupFacts()
-    return found
 
 
 def group_members(session: Session, group_id: int) -> list[CrashRecord]:
@@ -136,13 +128,11 @@ def all_members(session: Session) -> dict[int, list[CrashRecord]]:
 
 
 def representatives(session: Session, group_ids: Collection[int]) -> dict[int, CrashRecord]:
-    """The newest analyzed crash of each group, with its analysis: the stack a group shows."""
-    newest = (
-        select(func.max(Crash.id))
-        .where(Crash.group_id.in_(list(group_ids)), Crash.analysis.is_not(None))
-        .group_by(Crash.group_id)
-    )
-    query = select(*_LIGHT, Crash.analysis).where(Crash.id.in_(newest))
+    """The example crash of each group (the store's rule), with its analysis."""
+    chosen = representative_ids(session, list(group_ids))
+    if not chosen:
+        return {}
+    query = select(*_LIGHT, Crash.analysis).where(Crash.id.in_(list(chosen.values())))
     found: dict[int, CrashRecord] = {}
     for row in session.execute(query):
         crash = _crash(row)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..model import signal_name
-from .frames import as_int, text
+from ..document import from_json
+from ..model import Analysis, signal_name
 
 STATUSES = ("pending", "analyzing", "done", "failed")
 
@@ -34,7 +34,7 @@ class CrashRecord:
     signal: str | None = None  # name, "SIGSEGV"
     group_id: int | None = None
     context: tuple[tuple[str, str], ...] = ()  # sidecar fields, flattened for display
-    analysis: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    analysis: Analysis | None = field(default=None, compare=False, repr=False)
 
     @property
     def when(self) -> datetime | None:
@@ -76,7 +76,7 @@ def crash_record(row: Mapping[str, Any]) -> CrashRecord:
         signal=_signal(row.get("signal")),
         group_id=as_int(row.get("group_id", row.get("group"))),
         context=_context(row),
-        analysis=_mapping(_json(row.get("analysis"))),
+        analysis=_analysis(row.get("analysis")),
     )
 
 
@@ -161,5 +161,19 @@ def _json(value: object) -> object:
     return value
 
 
-def _mapping(value: object) -> Mapping[str, Any] | None:
-    return value if isinstance(value, Mapping) else None
+def _analysis(value: object) -> Analysis | None:
+    document = _json(value)
+    return from_json(document) if isinstance(document, Mapping) else None
+
+
+def text(value: object) -> str | None:
+    """A display string for a column value: None stays None, everything else becomes str."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def as_int(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value

@@ -1,4 +1,4 @@
-"""Crash signatures: which crashes are the same bug (see siglists/README.md and DESIGN.md)."""
+"""Crash signatures: which crashes are the same bug (rules in docs/signatures.md)."""
 
 from __future__ import annotations
 

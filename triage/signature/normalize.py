@@ -1,23 +1,20 @@
-"""Frame tokens: ``module:qualname`` for Python frames, bare demangled names for native ones.
+"""Frame tokens: ``module:function`` for Python frames, bare demangled names for native ones.
 
 Everything that changes between two occurrences of the same bug (install prefixes, virtualenv
 and release directories, interpreter versions, line numbers, argument lists, compiler clone
-suffixes) is removed here, so that the rules only ever see stable names.
+suffixes, the qualname that only 3.11+ records) is removed here, so that the rules only ever see
+stable names.
 """
 
 from __future__ import annotations
 
-import posixpath
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-# Everything up to these markers is an install location, not part of the module name.
-_PACKAGE_ROOTS = re.compile(r".*/(?:site-packages|dist-packages)/")
-# The standard library: /usr/lib/python3.12/, /opt/pyenv/versions/3.9.18/lib/python3.9t/...
-_STDLIB_ROOT = re.compile(r".*/lib(?:64)?/python\d(?:\.\d+)?[a-z]*/(?:lib-dynload/)?")
+from ..model import Frame
+from ..stack import FROZEN, PACKAGE_ROOTS, STDLIB_ROOT, normalized_path, under
+
 _SOURCE_SUFFIX = re.compile(r"\.(?:py[cowx]?|so|pyd)$|\.cpython-[^/]*$")
-_FROZEN = re.compile(r"^<frozen (?P<module>[^>]+)>$")
 
 # Native names: GCC clone suffixes, glibc/GLib internal prefixes, glibc IFUNC variants.
 _CLONE_SUFFIX = re.compile(r"(?:\.(?:cold|constprop|isra|part|lto_priv|localalias)(?:\.\d+)?)+$")
@@ -27,24 +24,23 @@ _IFUNC = re.compile(
     r"cpy|cspn|len|ncmp|ncpy|nlen|pbrk|rchr|spn|str|tok)|wcs\w+?)_(?:avx|sse|ssse|evex|erms|"
     r"unaligned|ia32|generic)\w*$"
 )
-UNKNOWN_NATIVE = ("", "??", "???", "<unknown>", None)
+UNKNOWN_NATIVE = ("", "??", "???", "<unknown>")
 
 
 def python_module(file: str | None, app_roots: Sequence[str] = ()) -> str:
     """The module a source path belongs to, independent of where it was installed."""
     if not file:
         return "<unknown>"
-    frozen = _FROZEN.match(file)
+    frozen = FROZEN.match(file)
     if frozen:
         return frozen.group("module")
     if file.startswith("<"):  # <string>, <stdin>: no file, keep the marker
         return file
-    path = posixpath.normpath(file.replace("\\", "/"))
-    for root in app_roots:
-        prefix = root.rstrip("/") + "/"
-        if path.startswith(prefix):
-            return _dotted(path[len(prefix) :])
-    for pattern in (_PACKAGE_ROOTS, _STDLIB_ROOT):
+    path = normalized_path(file)
+    root = under(path, app_roots)
+    if root is not None:
+        return _dotted(path[len(root) :])
+    for pattern in (PACKAGE_ROOTS, STDLIB_ROOT):
         match = pattern.match(path)
         if match:
             return _dotted(path[match.end() :])
@@ -58,33 +54,6 @@ def python_module(file: str | None, app_roots: Sequence[str] = ()) -> str:
     return stem
 
 
-# CPython's own native code: libpython, the interpreter executable, libffi (ctypes).
-_INTERPRETER_LIBRARY = re.compile(r"^(?:libpython\d|python\d|libffi)")
-
-
-def python_origin(file: str | None, app_roots: Sequence[str] = ()) -> str:
-    """``app``, ``stdlib`` or ``package`` (site-packages): who wrote the code of a frame."""
-    if not file or file.startswith("<"):
-        return "stdlib" if file and _FROZEN.match(file) else "app"
-    path = posixpath.normpath(file.replace("\\", "/"))
-    if any(path.startswith(root.rstrip("/") + "/") for root in app_roots):
-        return "app"
-    if _PACKAGE_ROOTS.match(path):
-        return "package"
-    if _STDLIB_ROOT.match(path):
-        return "stdlib"
-    return "app"
-
-
-def native_origin(frame: Mapping[str, Any]) -> str:
-    """``interpreter`` for CPython's own native code (stdlib extension modules included)."""
-    library = str(frame.get("library") or "")
-    path = str(frame.get("library_path") or "")
-    if _INTERPRETER_LIBRARY.match(library) or "/lib-dynload/" in path:
-        return "interpreter"
-    return "native"
-
-
 def _dotted(relative: str) -> str:
     module = _SOURCE_SUFFIX.sub("", relative).strip("/").replace("/", ".")
     if module.endswith(".__init__"):
@@ -92,15 +61,24 @@ def _dotted(relative: str) -> str:
     return module or "<unknown>"
 
 
-def python_token(frame: Mapping[str, Any], app_roots: Sequence[str] = ()) -> str:
-    """``module:qualname``; ``co_qualname`` exists from 3.11, older versions give the name."""
-    name = frame.get("qualname") or frame.get("function") or "<unknown>"
-    return f"{python_module(frame.get('file'), app_roots)}:{name}"
+def python_token(frame: Frame, app_roots: Sequence[str] = ()) -> str:
+    """``module:function``: the same on every Python version, so it is what is hashed.
+
+    ``co_qualname`` (``Class.method``) exists only from 3.11: a token built from it would split
+    one bug across an upgrade. ``python_display`` keeps the richer name for people.
+    """
+    return f"{python_module(frame.file, app_roots)}:{frame.function or '<unknown>'}"
 
 
-def native_token(frame: Mapping[str, Any]) -> str | None:
+def python_display(frame: Frame, app_roots: Sequence[str] = ()) -> str:
+    """``module:qualname`` where the interpreter knows the qualname, else the token."""
+    name = frame.qualname or frame.function or "<unknown>"
+    return f"{python_module(frame.file, app_roots)}:{name}"
+
+
+def native_token(frame: Frame) -> str | None:
     """The demangled function without arguments or offsets; None when there is no symbol."""
-    name = frame.get("function")
+    name = frame.function
     if name in UNKNOWN_NATIVE:
         return None
     name = strip_arguments(str(name)).strip()

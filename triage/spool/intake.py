@@ -1,21 +1,38 @@
 """Recording one file as a crash: checks, content hash, sidecar. No analysis happens here.
 
 This is the function the watcher calls for every settled file and `triage ingest` for every
-argument; it never moves, changes or deletes the file.
+argument; it never moves, changes or deletes the file. Spool files are untrusted: they are
+opened without following links and without blocking, must be regular files, and are read
+through the descriptor that was checked. The identity of that file is kept in the context
+(``_identity``) so that the analysis can check it is still the same file.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from ..store import Store
 from ..store.queue import NewCrash, add_crash, find_known
-from .names import inside, is_candidate
-from .sidecar import read_sidecar, text_field
+from .coredump import metadata as coredump_metadata
+from .identity import IDENTITY_KEY, identity_of
+from .names import (
+    PATH_BYTES_KEY,
+    SIDECAR_SUFFIX,
+    SNAPSHOT_SUFFIX,
+    inside,
+    is_candidate,
+    is_record,
+    path_bytes,
+    safe_text,
+    stored_path,
+)
+from .sidecar import read_sidecar, storable, text_field
 
 CHUNK = 1 << 20
 ET_CORE = 4
@@ -42,30 +59,66 @@ def ingest_file(
     HOST is the crash's host unless its sidecar names one.
     """
     path = os.path.abspath(path)
-    if spool_root is not None and not is_candidate(path):
+    if spool_root is not None and is_record(path, spool_root):
+        return _dropped(store, path, host)
+    if spool_root is not None and not is_candidate(path, spool_root):
         return Intake(path, "ignored")
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         return Intake(path, "ignored", error="vanished before it could be read")
     except OSError as exc:
-        return _record(host, store, NewCrash(path=path, error=f"cannot stat: {exc.strerror}"))
+        return _record(store, NewCrash(path=stored_path(path), error=_cannot("stat", exc)), host)
     if stat.S_ISLNK(info.st_mode):
-        target = os.path.realpath(path)
+        try:
+            os.stat(path)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                return _record(
+                    store, _facts(path, info, error="symbolic link loop: not followed"), host
+                )
+            if spool_root is None:
+                return _record(
+                    store, _facts(path, info, error=f"broken link: {exc.strerror}"), host
+                )
         if spool_root is not None:
+            target = os.path.realpath(path)
             if not inside(target, os.path.realpath(spool_root)):
                 error = f"symbolic link to {target}, outside the spool: not followed"
-                return _record(host, store, _facts(path, info, error=error))
+                return _record(store, _facts(path, info, error=error), host)
             return Intake(path, "ignored", error="symbolic link inside the spool: target counts")
-        try:
-            info = os.stat(path)
-        except OSError as exc:
-            return _record(host, store, _facts(path, info, error=f"broken link: {exc.strerror}"))
+        info = os.stat(path)
     with store.session() as session:
-        known = find_known(session, path, info.st_size, info.st_mtime_ns)
+        known = find_known(session, stored_path(path), info.st_size, info.st_mtime_ns)
     if known is not None:
         return Intake(path, "known", known)
-    return _record(host, store, examine(path, info, follow=spool_root is None))
+    return _record(store, examine(path, info, follow=spool_root is None), host)
+
+
+def _dropped(store: Store, record: str, host: str | None = None) -> Intake:
+    """A collector's sidecar without its core, saying why the core was not kept (e.g. the rate
+    limit): a failed crash, so that crashes over a limit are counted too. Any other lone
+    sidecar is ignored (its core has not arrived yet, or never will)."""
+    core = record[: -len(SIDECAR_SUFFIX)]
+    if os.path.lexists(core):
+        return Intake(record, "ignored")
+    context, _ = read_sidecar(core)
+    outcome = (context or {}).get("core")
+    if not isinstance(outcome, str) or not outcome.startswith("dropped: "):
+        return Intake(record, "ignored")
+    try:
+        info = os.lstat(record)
+    except OSError:
+        return Intake(record, "ignored")
+    # Size 0 (there is no core) and the record's mtime: a rescan finds this row again.
+    with store.session() as session:
+        known = find_known(session, stored_path(core), 0, info.st_mtime_ns)
+    if known is not None:
+        return Intake(record, "known", known)
+    error = f"core not kept by the collector: {outcome[len('dropped: ') :]}"
+    new = _facts(core, info, error=error)
+    new.size, new.context = 0, {**(new.context or {}), "_record": os.path.basename(record)}
+    return _record(store, new, host)
 
 
 def examine(path: str, info: os.stat_result, follow: bool = True) -> NewCrash:
@@ -74,27 +127,43 @@ def examine(path: str, info: os.stat_result, follow: bool = True) -> NewCrash:
         return _facts(path, info, error="not a regular file")
     if info.st_size == 0:
         return _facts(path, info, error="empty file (0 bytes): not a core")
-    flags = os.O_RDONLY | os.O_NONBLOCK | (0 if follow else os.O_NOFOLLOW)
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
     except PermissionError:
         return _facts(path, info, error="not readable: permission denied")
     except OSError as exc:
-        return _facts(path, info, error=f"cannot open: {exc.strerror or exc}")
+        if exc.errno == errno.ELOOP and not follow:
+            return _facts(path, info, error="replaced by a symbolic link: not followed")
+        return _facts(path, info, error=_cannot("open", exc))
     with os.fdopen(fd, "rb") as stream:
+        # What was opened counts, not what lstat saw a moment before (it may have been swapped).
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):
+            return _facts(path, opened, error="not a regular file")
+        extra: dict[str, Any] = {IDENTITY_KEY: identity_of(opened)}
+        coredump = coredump_metadata(path, fd)
+        if coredump is not None:
+            extra.update(coredump)
         header = stream.read(64)
+        problem = _not_a_core(header, path)
+        if problem is not None:  # no need to read the rest (it may be a huge sparse file)
+            return _facts(path, opened, error=problem, extra=extra)
         digest = hashlib.sha256(header)
         for chunk in iter(lambda: stream.read(CHUNK), b""):
             digest.update(chunk)
-    return _facts(path, info, sha256=digest.hexdigest(), error=_not_a_core(header))
+    return _facts(path, opened, sha256=digest.hexdigest(), extra=extra)
 
 
-def _not_a_core(header: bytes) -> str | None:
+def _not_a_core(header: bytes, path: str) -> str | None:
+    if path.endswith(SNAPSHOT_SUFFIX):
+        if header.lstrip().startswith(b"{"):
+            return None
+        return "not an analysis document (a .snapshot file is the JSON of `triage remote`)"
     if header.startswith(b"\x7fELF"):
         if len(header) < 18:
             return "truncated ELF header: not a core"
-        order = "little" if header[5] == 1 else "big"
-        kind = int.from_bytes(header[16:18], order)
+        kind = int.from_bytes(header[16:18], "little" if header[5] == 1 else "big")
         if kind != ET_CORE:
             return f"an ELF file but {ELF_TYPES.get(kind, f'of type {kind}')}, not a core"
         return None
@@ -104,18 +173,32 @@ def _not_a_core(header: bytes) -> str | None:
 
 
 def _facts(
-    path: str, info: os.stat_result, sha256: str | None = None, error: str | None = None
+    path: str,
+    info: os.stat_result,
+    sha256: str | None = None,
+    error: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> NewCrash:
     context, problem = read_sidecar(path)
     if problem is not None:
         context = {"sidecar_error": problem}
+    if extra:
+        # The sidecar's own keys win over systemd's attributes; the identity is ours alone.
+        # Attributes and names are as untrusted as a sidecar: stored the same careful way.
+        found = storable({k: v for k, v in extra.items() if k != IDENTITY_KEY})
+        context = {**found, **(context or {})}
+        if IDENTITY_KEY in extra:
+            context[IDENTITY_KEY] = extra[IDENTITY_KEY]
+    raw = path_bytes(path)
+    if raw is not None:
+        context = {**(context or {}), PATH_BYTES_KEY: raw}
     return NewCrash(
-        path=path,
+        path=stored_path(path),
         size=info.st_size,
         mtime_ns=info.st_mtime_ns,
         sha256=sha256,
-        error=error,
-        crashed_at=datetime.fromtimestamp(info.st_mtime, timezone.utc),
+        error=safe_text(error) if error is not None else None,
+        crashed_at=_crashed_at(context, info),
         host=text_field(context, "host"),
         service=text_field(context, "service"),
         release=text_field(context, "release"),
@@ -124,8 +207,20 @@ def _facts(
     )
 
 
-def _record(host: str | None, store: Store, new: NewCrash) -> Intake:
-    new.host = new.host or host
+def _crashed_at(context: dict[str, Any] | None, info: os.stat_result) -> datetime:
+    """The crash's own time (sidecar or systemd attributes), else the file's mtime."""
+    value = (context or {}).get("time")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1e11:
+        return datetime.fromtimestamp(value, timezone.utc)
+    return datetime.fromtimestamp(info.st_mtime, timezone.utc)
+
+
+def _cannot(what: str, exc: OSError) -> str:
+    return f"cannot {what}: {exc.strerror or exc}"
+
+
+def _record(store: Store, new: NewCrash, host: str | None = None) -> Intake:
+    new.host = new.host or host  # a sidecar's host wins
     crash_id, created = add_crash(store, new)
     if not created:
         return Intake(new.path, "known", crash_id)

@@ -11,11 +11,13 @@ from typing import Any
 
 from sqlalchemy import update
 
+from ..document import from_json
 from ..signature import SignatureConfig, compute
 from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
 from ..store.grouping import Outcome, record_outcome
 from ..store.queue import claim, readable_here, recover, still_claimed, worker_identity
 from .pool import Job, Result, WorkerPool
+from .verdict import ungroupable
 
 Log = Callable[[str], None]
 # Pending cores another host's spool holds are not looked at again for this long (a shared
@@ -154,18 +156,24 @@ class Pipeline:
 
 
 def outcome_of(result: Result, config: SignatureConfig) -> Outcome:
-    """Done when a stack was recovered; failed otherwise. Any analysis gets a signature."""
+    """Done and grouped when a usable stack was recovered; failed, with why, otherwise.
+
+    A failed core keeps whatever its analysis read (signal, executable, pid) but no group.
+    """
     if result.analysis is None:
         return Outcome(FAILED, result.error or "analysis gave no result")
-    signature = compute(result.analysis, config)
-    status = DONE if result.error is None else FAILED
-    return Outcome(status, result.error, result.analysis, signature)
+    analysis = from_json(result.analysis)
+    signature = compute(analysis, config)
+    error = result.error or ungroupable(analysis, signature)
+    if error is not None:
+        return Outcome(FAILED, error, analysis)
+    return Outcome(DONE, None, analysis, signature)
 
 
 def report_renderer() -> Callable[[Any, str, list[int]], Any] | None:
-    """``triage.report.render_changed`` when the report package is installed (issue 6)."""
+    """``triage.report.render_changed`` when the report package is installed."""
     try:
-        from ..report import render_changed  # type: ignore[attr-defined]
+        from ..report import render_changed
     except ImportError:
         return None
-    return render_changed  # type: ignore[no-any-return]
+    return render_changed

@@ -1,10 +1,12 @@
 """When a file in the spool is complete enough to be read: the settling rules.
 
-A writer's close (IN_CLOSE_WRITE) or a rename into place says "complete"; even then the size
-must hold still for a short quiet period (another writer may reopen it). A file seen only by a
-scan (backlog, rescan, NFS) must be still for ``settle`` seconds, measured from its mtime, so
-old backlog files are ready at once. A file being written (created or modified, not closed yet)
-waits for its close, or for a long silence from a writer that crashed half-way.
+A rename into place (IN_MOVED_TO, from the same directory or from elsewhere) says "complete"
+and is taken at once: a writer renames only what it finished. A writer's close
+(IN_CLOSE_WRITE) says "complete" too, but the size must then hold still for a short quiet
+period (another writer may reopen it). A file seen only by a scan (backlog, rescan, NFS) must
+be still for ``settle`` seconds, measured from its mtime, so old backlog files are ready at
+once. A file being written (created or modified, not closed yet) waits for its close, or for
+a long silence from a writer that crashed half-way.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class _Candidate:
     changed_at: float = 0.0  # wall clock of the last change seen
     closed: bool = False
     writing: bool = False
+    moved: bool = False
 
 
 class Settler:
@@ -42,8 +45,9 @@ class Settler:
             candidate = self.candidates[path] = _Candidate(root)
         if event in ("closed", "moved"):
             candidate.closed, candidate.writing = True, False
+            candidate.moved = event == "moved"
         elif event in ("created", "modified"):  # events arrive in order: a close comes last
-            candidate.closed, candidate.writing = False, True
+            candidate.closed, candidate.writing, candidate.moved = False, True, False
 
     def ready(self, now: float | None = None) -> list[tuple[str, str]]:
         """(path, root) of the files that have settled; they are forgotten here."""
@@ -64,7 +68,7 @@ class Settler:
                 candidate.size, candidate.mtime_ns = info.st_size, info.st_mtime_ns
                 # On the first look the file's own mtime says how long it has been still.
                 candidate.changed_at = min(now, info.st_mtime) if first_look else now
-                if not first_look or candidate.closed:
+                if not first_look or (candidate.closed and not candidate.moved):
                     continue
             if now - candidate.changed_at >= self._wait(candidate):
                 settled.append((path, candidate.root))
@@ -72,6 +76,8 @@ class Settler:
         return settled
 
     def _wait(self, candidate: _Candidate) -> float:
+        if candidate.moved:
+            return 0.0
         if candidate.closed:
             return QUIET_SECONDS
         if candidate.writing:

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
 
 from ..errors import SpoolError, StoreError
+from ..render.style import escape
+from .coredump import complete_when_created
 from .intake import ingest_file
-from .names import is_candidate
+from .names import hidden, is_candidate, is_record
 from .pipeline import Log, Pipeline, stderr_log
 from .settle import Settler
 
@@ -45,7 +48,13 @@ class WatchOptions:
 
 
 class SpoolHandler(FileSystemEventHandler):
-    """Puts (path, root, event kind) on a queue; never reads a file itself."""
+    """Puts (path, root, event kind) on a queue; never reads a file itself.
+
+    A file renamed or moved into the spool is complete: its writer finished before the rename.
+    With full events (``make_observer``), a move from outside the watched tree arrives as a
+    ``moved`` event with no source instead of a ``created`` one, so it is not taken for a file
+    still being written.
+    """
 
     def __init__(self, root: str, events: queue.Queue[tuple[str, str, str]]) -> None:
         self.root = root
@@ -56,17 +65,23 @@ class SpoolHandler(FileSystemEventHandler):
         if kind is None or event.is_directory:
             if event.is_directory and event.event_type in ("created", "moved"):
                 # A directory dropped into the spool: its files produced no events of their own.
-                self.events.put(
-                    (
-                        _text(getattr(event, "dest_path", "") or event.src_path),
-                        self.root,
-                        "directory",
-                    )
-                )
+                target = _text(getattr(event, "dest_path", "") or event.src_path)
+                if target and not hidden(target, self.root):
+                    self.events.put((target, self.root, "directory"))
             return
         path = _text(event.dest_path if kind == "moved" else event.src_path)
-        if path and is_candidate(path):
+        if path and (is_candidate(path, self.root) or is_record(path, self.root)):
+            if kind == "created" and complete_when_created(path):
+                kind = "moved"
             self.events.put((path, self.root, kind))
+
+
+def make_observer() -> BaseObserver:
+    """An observer that reports moves into the spool from elsewhere as moves (inotify)."""
+    try:
+        return Observer(generate_full_events=True)  # type: ignore[call-arg,unused-ignore]
+    except TypeError:  # not inotify: moves from elsewhere stay "created" (and settle longer)
+        return Observer()
 
 
 def _text(path: str | bytes) -> str:
@@ -79,7 +94,7 @@ def scan(root: str) -> Iterator[str]:
         subdirectories[:] = [d for d in subdirectories if not d.startswith(".")]
         for name in sorted(files):
             path = os.path.join(directory, name)
-            if is_candidate(path):
+            if is_candidate(path, root) or is_record(path, root):
                 yield path
 
 
@@ -119,7 +134,7 @@ class Watcher:
             signal.signal(number, lambda *_: self.stop.set())
 
     def run(self) -> None:
-        observer = Observer()
+        observer = make_observer()
         try:
             for root in self.roots:
                 observer.schedule(SpoolHandler(root, self.events), root, recursive=True)
@@ -181,9 +196,11 @@ class Watcher:
             intake = ingest_file(self.pipeline.store, path, root, self.host)
             del self.settled[path]
             if intake.outcome == "queued":
-                self.log(f"queued {path} as crash {intake.crash_id}")
+                self.log(f"queued {escape(path)} as crash {intake.crash_id}")
             elif intake.outcome == "failed":
-                self.log(f"crash {intake.crash_id} failed: {path}: {intake.error}")
+                self.log(
+                    f"crash {intake.crash_id} failed: {escape(path)}: {escape(intake.error or '')}"
+                )
         self.pipeline.dispatch()
         self.pipeline.collect(TICK_SECONDS)
 

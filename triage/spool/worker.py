@@ -54,24 +54,32 @@ def _die_with_parent(parent: int | None) -> None:
 
 def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     """Analyze one core; the reply says done/failed and carries the analysis document."""
+    import dataclasses
+
     from ..analysis import analyze_core
+    from ..document import to_json
     from ..errors import TriageError
-    from ..render.json import analysis_to_json
+    from .names import SNAPSHOT_SUFFIX
+    from .snapshot import read_snapshot
+    from .verdict import nothing_usable
 
     reply: dict[str, Any] = {"id": request["id"], "analysis": None, "error": None}
     limit = request.get("memory_limit")
     try:
         with _address_space_limit(request["path"], limit):
             _inject(faults, request["path"])
-            # Native frames of every thread: crashes inside C code and cores of processes
-            # without Python get signatures too. Locals are kept; reports can leave them out.
-            analysis = analyze_core(
-                request["path"],
-                lib_search_root=request.get("lib_search_root"),
-                locals=True,
-                native_mode="all",
-            )
-            document = analysis_to_json(analysis, _failure(analysis))
+            if request["path"].endswith(SNAPSHOT_SUFFIX):
+                analysis = read_snapshot(request["path"])
+            else:
+                # Native frames of every thread: crashes inside C code and cores of processes
+                # without Python get signatures too. Locals are kept; reports can leave them out.
+                analysis = analyze_core(
+                    request["path"],
+                    lib_search_root=request.get("lib_search_root"),
+                    locals=True,
+                    native_mode="all",
+                )
+            document = to_json(dataclasses.replace(analysis, error=nothing_usable(analysis)))
     except MemoryError:
         reply["error"] = f"out of memory (limit {_megabytes(limit)} MB beyond the core's size)"
         return reply
@@ -81,16 +89,6 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
     reply["analysis"] = document
     reply["error"] = document.get("error")
     return reply
-
-
-def _failure(analysis: Any) -> str | None:
-    """Failed only when nothing usable came out: no Python stack and no native stack either."""
-    if any(thread.frames for thread in analysis.threads):
-        return None
-    if analysis.python_version is None:
-        reason = analysis.python_error or "no Python interpreter state found"
-        return f"not a Python process and no native stack: {reason}"
-    return analysis.python_error or "no stack could be recovered"
 
 
 class _address_space_limit:

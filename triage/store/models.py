@@ -1,6 +1,6 @@
 """The crash database: typed declarative models of crashes (the queue) and groups.
 
-Column names are an interface: `triage report` (issue 6) and the `--json` output of the query
+Column names are an interface: `triage report` and the `--json` output of the query
 commands read them. Any change here needs a migration in ``migrations/versions``.
 """
 
@@ -20,6 +20,19 @@ ANALYZING = "analyzing"
 DONE = "done"
 FAILED = "failed"
 STATUSES = (PENDING, ANALYZING, DONE, FAILED)
+
+# What an analyzed core is: written because a signal killed the process, or a snapshot of a
+# process that did not die (gcore, a live analysis saved into the pipeline): a hang.
+CRASH = "crash"
+HANG = "hang"
+KINDS = (CRASH, HANG)
+
+# Where a group stands: new until someone resolves it; a resolved group that receives a crash
+# from a later release (or, resolved without a release, any new crash) has regressed.
+NEW = "new"
+RESOLVED = "resolved"
+REGRESSED = "regressed"
+GROUP_STATUSES = (NEW, RESOLVED, REGRESSED)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -63,6 +76,13 @@ class Group(Base):
     first_seen: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     last_seen: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Revision 0003: crash or hang; releases seen; triage state.
+    kind: Mapped[Optional[str]] = mapped_column(String(8))
+    first_release: Mapped[Optional[str]] = mapped_column(String(255))
+    last_release: Mapped[Optional[str]] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=NEW)
+    resolved_in: Mapped[Optional[str]] = mapped_column(String(255))  # the release with the fix
+    resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_groups_count", "count"),
@@ -104,11 +124,18 @@ class Crash(Base):
     service: Mapped[Optional[str]] = mapped_column(String(255))
     release: Mapped[Optional[str]] = mapped_column(String(255))
     context: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    # Revision 0003: crash or hang; the crash's own signature hash (its group may be another,
+    # merged by hand); when retention deleted the core file (the analysis stays).
+    kind: Mapped[Optional[str]] = mapped_column(String(8))
+    signature_hash: Mapped[Optional[str]] = mapped_column(String(64))
+    core_deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # How much the stack tells (``triage.stack.informativeness``): picks a group's example.
+    quality: Mapped[Optional[int]] = mapped_column()
 
     __table_args__ = (
         Index("ix_crashes_status_id", "status", "id"),  # claiming the oldest pending core
         Index("ix_crashes_path", "path"),  # backlog scan: is this file known already?
-        # --since; with the group, `groups --since` counts from the index alone (revision 0003).
+        # --since; with the group, `groups --since` counts from the index alone (revision 0004).
         Index("ix_crashes_crashed_at_group", "crashed_at", "group_id"),
         Index("ix_crashes_group_crashed_at", "group_id", "crashed_at"),  # show: latest first
         # Revision 0002: `groups` filters, each covering (filter, group, time) so that the
@@ -116,11 +143,12 @@ class Crash(Base):
         Index("ix_crashes_host_group", "host", "group_id", "crashed_at"),
         Index("ix_crashes_executable_group", "executable", "group_id", "crashed_at"),
         Index("ix_crashes_python_group", "python_version", "group_id", "crashed_at"),
+        Index("ix_crashes_signature_hash", "signature_hash"),
     )
 
 
 # What a group's breakdowns count: each is also the name of the crash column counted.
-FACET_KINDS = ("python_version", "executable", "host")
+FACET_KINDS = ("python_version", "executable", "host", "release")
 
 
 class GroupFacet(Base):
@@ -138,3 +166,25 @@ class GroupFacet(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     value: Mapped[str] = mapped_column(Text, primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
+
+
+MERGE = "merge"
+SPLIT = "split"
+
+
+class GroupingRule(Base):
+    """A decision by hand about grouping, kept across `triage resign` (revision 0003).
+
+    ``merge``: crashes whose own signature hash is ``hash`` go to the group of ``target``.
+    ``split``: crashes of ``hash`` keep a group of their own even if a merge said otherwise.
+    """
+
+    __tablename__ = "grouping_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    action: Mapped[str] = mapped_column(String(8))
+    hash: Mapped[str] = mapped_column(String(64))
+    target: Mapped[Optional[str]] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_grouping_rules_hash", "hash", unique=True),)

@@ -1,6 +1,8 @@
-"""Read side of the query commands: groups, one group, crashes (as JSON-ready dicts).
+"""The read side: groups, their breakdowns, example crashes and crashes, for the CLI and the
+report alike, so that `triage show` and a group page can never disagree.
 
-Listing without filters reads the counts kept on the groups; with filters it aggregates the
+Counts are computed once, as crashes are recorded: listing without filters reads the counts
+kept on the groups and the breakdowns kept in ``group_facets``; with filters it aggregates the
 matching crashes through the (group_id, ...) and crashed_at indexes.
 """
 
@@ -11,14 +13,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import InputError, UsageError
-from .models import DONE, Crash, Group, GroupFacet
+from ..versions import version_key
+from .models import DONE, FACET_KINDS, Crash, Group, GroupFacet
 
 SORTS = ("count", "last", "first")
-_LISTS = {"python_version": "python_versions", "executable": "executables", "host": "hosts"}
+# The JSON list each facet kind is shown as (`groups --json`, `show --json`).
+_LISTS = {
+    "python_version": "python_versions",
+    "executable": "executables",
+    "host": "hosts",
+    "release": "releases",
+}
+FACET_TITLES = {
+    "python_version": "Python versions",
+    "executable": "Executables",
+    "host": "Hosts",
+    "release": "Releases",
+}
+_VERSIONED = ("python_version", "release")  # sorted as versions, not as text
 
 
 @dataclass(frozen=True)
@@ -29,10 +45,22 @@ class Filters:
     host: str | None = None
     status: str | None = None
     group_id: int | None = None
+    kind: str | None = None  # crash or hang
+    group_status: str | None = None  # new, resolved, regressed
 
     @property
     def narrows_groups(self) -> bool:
         return any((self.since, self.executable, self.python, self.host))
+
+
+def group_conditions(filters: Filters) -> list[ColumnElement[bool]]:
+    """What selects groups themselves (not their crashes)."""
+    where: list[ColumnElement[bool]] = []
+    if filters.kind:
+        where.append(Group.kind == filters.kind)
+    if filters.group_status:
+        where.append(Group.status == filters.group_status)
+    return where
 
 
 def conditions(filters: Filters) -> list[ColumnElement[bool]]:
@@ -63,6 +91,8 @@ def conditions(filters: Filters) -> list[ColumnElement[bool]]:
         where.append(Crash.status == filters.status)
     if filters.group_id is not None:
         where.append(Crash.group_id == filters.group_id)
+    if filters.kind:
+        where.append(Crash.kind == filters.kind)
     return where
 
 
@@ -73,7 +103,7 @@ def _escape_like(value: str) -> str:
 def list_groups(
     session: Session, filters: Filters, sort: str = "count", limit: int | None = 50
 ) -> list[dict[str, Any]]:
-    """Groups as the JSON objects of DESIGN.md, most frequent (or latest, or oldest) first."""
+    """Groups as the JSON objects of `groups --json`, most frequent (or latest, oldest) first."""
     if sort not in SORTS:
         raise UsageError(f"--sort must be one of {', '.join(SORTS)}")
     if filters.narrows_groups:
@@ -81,14 +111,15 @@ def list_groups(
         groups = {g.id: g for g in session.scalars(select(Group).where(Group.id.in_(stats)))}
         rows = [(groups[gid], *stats[gid]) for gid in stats if gid in groups]
     else:
-        order = {
+        order: tuple[Any, ...] = {
             "count": (Group.count.desc(), Group.id),
             "last": (Group.last_seen.desc(), Group.id),
             "first": (Group.first_seen.desc(), Group.id),
         }[sort]
-        query = select(Group).where(Group.count > 0).order_by(*order).limit(limit)
+        query = select(Group).where(Group.count > 0, *group_conditions(filters))
+        query = query.order_by(*order).limit(limit)
         rows = [(g, g.count, g.first_seen, g.last_seen) for g in session.scalars(query)]
-    facets = _facets(session, [row[0].id for row in rows])
+    facets = _facets(session, {row[0].id: row[0].count for row in rows})
     return [
         group_json(group, count, first, last, facets.get(group.id, {}))
         for group, count, first, last in rows
@@ -101,30 +132,75 @@ def _filtered_stats(
     count = func.count().label("n")
     first = func.min(Crash.crashed_at).label("first")
     last = func.max(Crash.crashed_at).label("last")
-    order = {"count": count.desc(), "last": last.desc(), "first": first.desc()}[sort]
-    query: Select[Any] = (
+    order: Any = {
+        "count": count.desc(),
+        "last": last.desc(),
+        "first": first.desc(),
+    }[sort]
+    query = (
         select(Crash.group_id, count, first, last)
+        .join(Group, Group.id == Crash.group_id)
         .where(Crash.group_id.is_not(None), *conditions(filters))
+        .where(*group_conditions(filters))
         .group_by(Crash.group_id)
         .order_by(order, Crash.group_id)
         .limit(limit)
     )
-    return {row[0]: (row[1], row[2], row[3]) for row in session.execute(query)}
+    return {
+        row[0]: (row[1], row[2], row[3]) for row in session.execute(query) if row[0] is not None
+    }
 
 
-def _facets(session: Session, group_ids: Sequence[int]) -> dict[int, dict[str, list[str]]]:
-    """Distinct executables, Python versions and hosts of each group (the whole group)."""
-    facets: dict[int, dict[str, list[str]]] = {gid: {} for gid in group_ids}
-    if not group_ids:
-        return facets
-    query = (
-        select(GroupFacet.group_id, GroupFacet.kind, GroupFacet.value)
-        .where(GroupFacet.group_id.in_(group_ids))
-        .order_by(GroupFacet.group_id, GroupFacet.kind, GroupFacet.value)
-    )
-    for group_id, kind, value in session.execute(query):
-        facets[group_id].setdefault(_LISTS[kind], []).append(value)
-    return facets
+@dataclass(frozen=True)
+class Facet:
+    """How a group's crashes break down by one property (executable, Python version...)."""
+
+    kind: str  # one of FACET_KINDS
+    values: tuple[tuple[str, int], ...]  # most frequent first
+    unknown: int  # crashes of the group that did not record this property
+
+    @property
+    def title(self) -> str:
+        return FACET_TITLES[self.kind]
+
+    @property
+    def listed(self) -> list[str]:
+        """The distinct values, in order (versions as versions)."""
+        key = version_key if self.kind in _VERSIONED else str
+        return sorted((value for value, _ in self.values), key=key)
+
+
+def breakdowns(session: Session, counts: dict[int, int]) -> dict[int, tuple[Facet, ...]]:
+    """The facets of each group (id → its crash count), in FACET_KINDS order."""
+    found: dict[int, dict[str, list[tuple[str, int]]]] = {gid: {} for gid in counts}
+    if counts:
+        query = select(GroupFacet.group_id, GroupFacet.kind, GroupFacet.value, GroupFacet.count)
+        query = query.where(GroupFacet.group_id.in_(list(counts)))
+        for group_id, kind, value, count in session.execute(query):
+            if kind in FACET_KINDS:
+                found[group_id].setdefault(kind, []).append((value, count))
+    return {
+        gid: tuple(_facet(kind, found[gid].get(kind, []), n) for kind in FACET_KINDS)
+        for gid, n in counts.items()
+    }
+
+
+def _facet(kind: str, values: list[tuple[str, int]], total: int) -> Facet:
+    # Most frequent first; ties newest version first (versions) or in name order (the rest).
+    if kind in _VERSIONED:
+        ordered = sorted(values, key=lambda item: version_key(item[0]), reverse=True)
+    else:
+        ordered = sorted(values)
+    ordered.sort(key=lambda item: -item[1])
+    return Facet(kind, tuple(ordered), max(0, total - sum(n for _, n in values)))
+
+
+def _facets(session: Session, groups: dict[int, int]) -> dict[int, dict[str, list[str]]]:
+    """Distinct values of each facet of each group, as the JSON lists."""
+    return {
+        gid: {_LISTS[facet.kind]: facet.listed for facet in facets}
+        for gid, facets in breakdowns(session, groups).items()
+    }
 
 
 def group_json(
@@ -144,7 +220,13 @@ def group_json(
         "executables": facets.get("executables", []),
         "python_versions": facets.get("python_versions", []),
         "hosts": facets.get("hosts", []),
+        "releases": facets.get("releases", []),
         "rules_version": group.rules_version,
+        "kind": group.kind,
+        "status": group.status,
+        "first_release": group.first_release,
+        "last_release": group.last_release,
+        "resolved_in": group.resolved_in,
     }
 
 
@@ -165,37 +247,45 @@ def find_group(session: Session, key: str) -> Group:
     raise InputError(f"no group {key}")
 
 
-def breakdown(session: Session, group_id: int) -> dict[str, list[tuple[str, int]]]:
-    """Counts per Python version, executable and host, most frequent first."""
-    result: dict[str, list[tuple[str, int]]] = {key: [] for key in _LISTS.values()}
-    query = (
-        select(GroupFacet.kind, GroupFacet.value, GroupFacet.count)
-        .where(GroupFacet.group_id == group_id)
-        .order_by(GroupFacet.count.desc(), GroupFacet.value)
-    )
-    for kind, value, count in session.execute(query):
-        result[_LISTS[kind]].append((value, count))
-    return result
-
-
 def list_crashes(session: Session, filters: Filters, limit: int | None = 100) -> list[Crash]:
     query = select(Crash).where(*conditions(filters)).order_by(Crash.id.desc()).limit(limit)
     return list(session.scalars(query))
 
 
-def representative(session: Session, group_id: int) -> Crash | None:
-    """The newest analyzed crash of the group: its stack is the one shown."""
-    query = (
-        select(Crash)
-        .where(Crash.group_id == group_id, Crash.status == DONE)
-        .order_by(Crash.crashed_at.desc(), Crash.id.desc())
-        .limit(1)
+def representative_ids(session: Session, group_ids: Sequence[int]) -> dict[int, int]:
+    """The example crash of each group: the one whose stack `show` and the group page show.
+
+    The most informative analyzed crash (symbolized frames, locals: a stripped interpreter's
+    crash of `???` frames tells least), then the newest; `done` before `failed`. One rule, one
+    query, for any number of groups.
+    """
+    if not group_ids:
+        return {}
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=Crash.group_id,
+            order_by=(
+                case((Crash.status == DONE, 0), else_=1),
+                func.coalesce(Crash.quality, 0).desc(),
+                func.coalesce(Crash.crashed_at, Crash.received_at).desc(),
+                Crash.id.desc(),
+            ),
+        )
+        .label("rank")
     )
-    found = session.scalars(query).first()
-    if found is None:  # only failed crashes (non-Python cores): show what there is
-        fallback = select(Crash).where(Crash.group_id == group_id).order_by(Crash.id.desc())
-        found = session.scalars(fallback.limit(1)).first()
-    return found
+    ranked = (
+        select(Crash.group_id, Crash.id, rank)
+        .where(Crash.group_id.in_(list(group_ids)), Crash.analysis.is_not(None))
+        .subquery()
+    )
+    query = select(ranked.c.group_id, ranked.c.id).where(ranked.c.rank == 1)
+    return {group_id: crash_id for group_id, crash_id in session.execute(query)}
+
+
+def representative(session: Session, group_id: int) -> Crash | None:
+    found = representative_ids(session, [group_id]).get(group_id)
+    return session.get(Crash, found) if found is not None else None
 
 
 def latest(session: Session, group_id: int, limit: int) -> list[Crash]:
@@ -209,7 +299,7 @@ def latest(session: Session, group_id: int, limit: int) -> list[Crash]:
 
 
 def crash_json(crash: Crash) -> dict[str, Any]:
-    """A crash as the JSON object of DESIGN.md (plus a few additive fields)."""
+    """A crash as the JSON object of `crashes --json`."""
     return {
         "id": crash.id,
         "path": crash.path,
@@ -227,6 +317,9 @@ def crash_json(crash: Crash) -> dict[str, Any]:
         "service": crash.service,
         "release": crash.release,
         "signature": crash.signature,
+        "kind": crash.kind,
+        "pid": crash.pid,
+        "core_deleted_at": iso(crash.core_deleted_at),
     }
 
 

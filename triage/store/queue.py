@@ -7,6 +7,8 @@ atomic there by itself): two watchers never analyze the same core.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
 import os
 import socket
@@ -29,8 +31,10 @@ MAX_ATTEMPTS = 3
 _claims = itertools.count(1)
 # Pending rows looked at per query when only some of them are readable here.
 CANDIDATE_WINDOW = 256
-# (path, size, mtime_ns) -> whether this process can analyze that file.
-Usable = Callable[[str, "int | None", "int | None"], bool]
+# (path, size, mtime_ns, context) -> whether this process can analyze that file.
+Usable = Callable[[str, "int | None", "int | None", "dict[str, Any] | None"], bool]
+# The machine that recorded a crash, in its context: its cores are that machine's to analyze.
+MACHINE_KEY = "_machine"
 
 
 @dataclass
@@ -148,7 +152,7 @@ def _row(new: NewCrash) -> Crash:
         service=new.service,
         release=new.release,
         executable=new.executable,
-        context=new.context,
+        context={**(new.context or {}), MACHINE_KEY: this_machine()},
     )
 
 
@@ -195,7 +199,7 @@ def _usable_pending(
     last = 0
     while len(chosen) < limit:
         window = session.execute(
-            select(Crash.id, Crash.path, Crash.size, Crash.mtime_ns)
+            select(Crash.id, Crash.path, Crash.size, Crash.mtime_ns, Crash.context)
             .where(Crash.status == PENDING, Crash.id > last)
             .order_by(Crash.id)
             .limit(CANDIDATE_WINDOW)
@@ -205,7 +209,7 @@ def _usable_pending(
         for row in window:
             if skip is not None and row.id in skip:
                 continue
-            if usable(row.path, row.size, row.mtime_ns):
+            if usable(row.path, row.size, row.mtime_ns, row.context):
                 chosen.append(row.id)
                 if len(chosen) == limit:
                     break
@@ -245,21 +249,45 @@ def claim_statement(limit: int, token: str, ids: list[int] | None = None) -> Upd
     )
 
 
-def readable_here(path: str, size: int | None, mtime_ns: int | None) -> bool:
-    """Whether the file recorded as PATH is the one this host sees there and can read.
+def readable_here(
+    path: str, size: int | None, mtime_ns: int | None, context: dict[str, Any] | None = None
+) -> bool:
+    """Whether this host should analyze the file recorded as PATH.
 
-    Hosts may have spools at the same path: the same size and modification time (to the
-    nanosecond) tell that the file is the recorded one, not another host's namesake.
+    Recorded on this machine: when this process may read it (another watcher here may have a
+    spool of its own), or when it is gone (the worker then fails it with the reason); the
+    worker checks that it is still the file recorded. Recorded elsewhere: only when this host
+    sees it too (a shared spool) with the same size and modification time to the nanosecond:
+    hosts may have spools at the same path, and another host's namesake is not the file.
     """
+    here = isinstance(context, dict) and context.get(MACHINE_KEY) == this_machine()
     try:
         info = os.stat(path)
+    except FileNotFoundError:
+        return here
     except OSError:
         return False
-    if not stat.S_ISREG(info.st_mode) or not os.access(path, os.R_OK):
+    if not os.access(path, os.R_OK):
         return False
-    return (size is None or info.st_size == size) and (
-        mtime_ns is None or info.st_mtime_ns == mtime_ns
+    if here:
+        return True
+    return (
+        stat.S_ISREG(info.st_mode)
+        and (size is None or info.st_size == size)
+        and (mtime_ns is None or info.st_mtime_ns == mtime_ns)
     )
+
+
+@functools.lru_cache(maxsize=1)
+def this_machine() -> str:
+    """The host name and a digest of systemd's machine id (containers of one image may share
+    either; the id itself is meant to stay private, and contexts are shown in reports)."""
+    try:
+        with open("/etc/machine-id", "rb") as stream:
+            machine = hashlib.sha256(stream.read().strip()).hexdigest()[:16]
+    except OSError:
+        machine = "-"
+    return f"{socket.gethostname()}/{machine}"
 
 
 def recover(
@@ -287,6 +315,7 @@ def recover(
                 Crash.path,
                 Crash.size,
                 Crash.mtime_ns,
+                Crash.context,
                 Crash.claimed_by,
                 Crash.claimed_at,
                 Crash.attempts,
@@ -299,7 +328,7 @@ def recover(
         if owner == me:
             abandoned = True
         elif row.claimed_at is None or row.claimed_at < cutoff:
-            abandoned = usable is None or usable(row.path, row.size, row.mtime_ns)
+            abandoned = usable is None or usable(row.path, row.size, row.mtime_ns, row.context)
         else:
             abandoned = _owner_gone(owner, me)
         if abandoned:

@@ -18,8 +18,8 @@ from ..errors import StoreError
 from .engine import display_name
 
 # The newest revision in migrations/versions; a test checks that the two agree.
-HEAD = "0003"
-KNOWN = ("0001", "0002", "0003")  # oldest first
+HEAD = "0004"
+KNOWN = ("0001", "0002", "0003", "0004")  # oldest first
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version"
 # pg_advisory_xact_lock key of schema migrations: any constant no other application on the

@@ -1,0 +1,41 @@
+"""Grouping decisions made by hand (`triage merge`, `triage split`), kept across `resign`."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from .models import MERGE, SPLIT, GroupingRule, utcnow
+
+MAX_CHAIN = 16  # merges of merges; a longer chain (or a loop) is cut there
+
+
+def merge_target(session: Session, signature_hash: str) -> str | None:
+    """The hash whose group crashes of SIGNATURE_HASH join, None when they keep their own."""
+    target = None
+    current = signature_hash
+    seen = {current}
+    for _ in range(MAX_CHAIN):
+        rule = session.scalars(select(GroupingRule).where(GroupingRule.hash == current)).first()
+        if rule is None or rule.action != MERGE or rule.target is None or rule.target in seen:
+            break
+        target = current = rule.target
+        seen.add(current)
+    return target
+
+
+def add_merge(session: Session, source_hash: str, target_hash: str) -> None:
+    """From now on (and after every resign) SOURCE_HASH's crashes join TARGET_HASH's group."""
+    _set(session, GroupingRule(action=MERGE, hash=source_hash, target=target_hash))
+
+
+def add_split(session: Session, signature_hash: str) -> None:
+    """SIGNATURE_HASH's crashes keep a group of their own, whatever was merged before."""
+    _set(session, GroupingRule(action=SPLIT, hash=signature_hash, target=None))
+
+
+def _set(session: Session, rule: GroupingRule) -> None:
+    session.execute(delete(GroupingRule).where(GroupingRule.hash == rule.hash))
+    rule.created_at = utcnow()
+    session.add(rule)
+    session.flush()
