@@ -1,4 +1,5 @@
-"""Real cores (made once per session), and helpers to run `triage` as a subprocess."""
+"""Real cores (made once per session), helpers to run `triage` as a subprocess, and the
+databases: SQLite files and a throwaway PostgreSQL server (see ``pgserver``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import Any
 import pytest
 
 from triage.samples.cores import kernel_writes_cores_here, make_core
+
+from .pgserver import Cluster, find_bindir
 
 PYTHON = sys.executable
 
@@ -96,8 +99,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 60, what: str = ""
         time.sleep(0.1)
 
 
-def rows(db: Path, sql: str = "SELECT * FROM crashes ORDER BY id") -> list[dict[str, Any]]:
-    """Read the database with plain sqlite3: the tests do not trust the code under test."""
+def rows(db: Path | str, sql: str = "SELECT * FROM crashes ORDER BY id") -> list[dict[str, Any]]:
+    """Read the database with plain sqlite3 (or plain SQL on PostgreSQL, URL DB): the tests do
+    not trust the code under test."""
+    if isinstance(db, str):
+        if db.startswith("sqlite:///"):
+            return rows(Path(db[len("sqlite:///") :].split("?")[0]), sql)
+        return _postgres_rows(db, sql)
     if not db.exists():
         return []
     connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
@@ -110,7 +118,62 @@ def rows(db: Path, sql: str = "SELECT * FROM crashes ORDER BY id") -> list[dict[
         connection.close()
 
 
-def settled(db: Path, expected: int) -> list[dict[str, Any]] | None:
+def _postgres_rows(url: str, sql: str) -> list[dict[str, Any]]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import ProgrammingError
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return [dict(row._mapping) for row in connection.execute(text(sql))]
+    except ProgrammingError:  # not created yet
+        return []
+    finally:
+        engine.dispose()
+
+
+def ci() -> bool:
+    """On CI, a PostgreSQL server that cannot be started fails the tests instead of skipping."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    bindir = find_bindir()
+    problem = None if bindir else "no PostgreSQL server installed (initdb, pg_ctl)"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        problem = "the PostgreSQL driver is not installed (pip install '.[postgresql]')"
+    if problem or bindir is None:
+        if ci():
+            pytest.fail(f"{problem} (CI is set: PostgreSQL tests may not be skipped)")
+        pytest.skip(problem or "")
+    cluster = Cluster(bindir).init()
+    try:
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> Iterator[str]:
+    """A new, empty database of its own role on the session's server."""
+    name, url = pg_cluster.new_database()
+    yield url
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The database of one test, on each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'triage.db'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def settled(db: Path | str, expected: int) -> list[dict[str, Any]] | None:
     """All EXPECTED crashes, once none is pending or analyzing any more."""
     crashes = rows(db)
     if len(crashes) >= expected and all(c["status"] in ("done", "failed") for c in crashes):
@@ -128,11 +191,12 @@ class Watcher:
         *extra: str,
         env: dict[str, str] | None = None,
         url_query: str = "",
+        db_url: str | None = None,
     ):
         self.workdir = workdir
         self.log = workdir / f"watch-{time.monotonic_ns()}.log"
-        self.db = workdir / "triage.db"
-        url = f"sqlite:///{self.db}{url_query}"
+        self.db: Path | str = db_url or workdir / "triage.db"
+        url = db_url or f"sqlite:///{self.db}{url_query}"
         self.args = ["watch", str(spool), "--db", url, "--settle", "0.5"]
         self.args += ["--rescan", "2", "--workers", "2", *extra]
         self.env = env
@@ -164,11 +228,14 @@ class Watcher:
 
 
 @pytest.fixture
-def watcher(tmp_path: Path) -> Iterator[Callable[..., Watcher]]:
+def watcher(tmp_path: Path, db_url: str) -> Iterator[Callable[..., Watcher]]:
+    """Starts watchers on the test's database (each backend); ``url_query`` means SQLite."""
     started: list[Watcher] = []
 
     def start(spool: Path, *extra: str, **kwargs: Any) -> Watcher:
         prefix = kwargs.pop("prefix", ())
+        if "url_query" not in kwargs and not db_url.startswith("sqlite"):
+            kwargs["db_url"] = db_url
         instance = Watcher(tmp_path, spool, *extra, **kwargs)
         instance.prefix = prefix
         started.append(instance.start())

@@ -11,6 +11,7 @@ import pty
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +47,18 @@ CRASH_FIELDS = {
 
 
 class Ingested:
-    def __init__(self, workdir: Path, result: subprocess.CompletedProcess[str]) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        url: str,
+        result: subprocess.CompletedProcess[str],
+        copy: Callable[[Path], str],
+    ) -> None:
         self.workdir = workdir
-        self.db = workdir / "triage.db"
-        self.url = f"sqlite:///{self.db}"
+        self.url = url
+        self.db: Path | str = url  # for rows()
         self.result = result
+        self.copy = copy  # a copy of the database to change: its URL
 
     def run(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return run_triage(*args, "--db", self.url, cwd=self.workdir, **kwargs)
@@ -61,11 +69,27 @@ class Ingested:
         return json.loads(result.stdout)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def ingested(
-    tmp_path_factory: pytest.TempPathFactory, cores: dict[str, list[Path]], sleep_core: Path
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    cores: dict[str, list[Path]],
+    sleep_core: Path,
 ) -> Ingested:
     workdir = tmp_path_factory.mktemp("cli")
+    if request.param == "sqlite":
+        url = f"sqlite:///{workdir / 'triage.db'}"
+
+        def copy(directory: Path) -> str:
+            return f"sqlite:///{shutil.copyfile(workdir / 'triage.db', directory / 'copy.db')}"
+
+    else:
+        cluster = request.getfixturevalue("pg_cluster")
+        name, url = cluster.new_database()
+
+        def copy(directory: Path) -> str:
+            return str(cluster.copy_database(name))
+
     inbox = workdir / "inbox"
     inbox.mkdir()
     paths = []
@@ -79,8 +103,8 @@ def ingested(
     shutil.copyfile(sleep_core, inbox / "sleep.core")
     (inbox / "junk").write_bytes(b"junk" * 100)
     paths += [str(inbox / "sleep.core"), str(inbox / "junk")]
-    result = run_triage("ingest", *paths, "--db", f"sqlite:///{workdir / 'triage.db'}", cwd=workdir)
-    return Ingested(workdir, result)
+    result = run_triage("ingest", *paths, "--db", url, cwd=workdir)
+    return Ingested(workdir, url, result, copy)
 
 
 def test_ingest_reports_every_core_and_exits_1_when_some_failed(ingested: Ingested) -> None:
@@ -194,9 +218,7 @@ def test_crashes_failed_show_their_errors(ingested: Ingested) -> None:
 
 
 def test_resign_recomputes_from_stored_stacks(ingested: Ingested, tmp_path: Path) -> None:
-    copy = tmp_path / "copy.db"
-    shutil.copyfile(ingested.db, copy)
-    url = f"sqlite:///{copy}"
+    url = ingested.copy(tmp_path)
     before = {g["id"]: g["count"] for g in ingested.json("groups")}
     same = run_triage("resign", "--db", url, cwd=tmp_path)
     assert same.returncode == 0, same.stderr
@@ -210,18 +232,20 @@ def test_resign_recomputes_from_stored_stacks(ingested: Ingested, tmp_path: Path
     coarse = json.loads(run_triage("groups", "--db", url, "--json", cwd=tmp_path).stdout)
     assert [g["count"] for g in coarse] == [6, 2, 1]
     assert coarse[0]["signature"] == "SIGABRT | app:<module>"
-    assert {r["rules_version"] for r in rows(copy, "SELECT rules_version FROM groups")} != {"1"}
+    assert {r["rules_version"] for r in rows(url, "SELECT rules_version FROM groups")} != {"1"}
 
 
-def test_retry_failed_after_a_timeout(tmp_path: Path, cores: dict[str, list[Path]]) -> None:
+def test_retry_failed_after_a_timeout(
+    tmp_path: Path, db_url: str, cores: dict[str, list[Path]]
+) -> None:
     core = Path(shutil.copyfile(cores["segv"][0], tmp_path / "core.SLOW"))
-    url = f"sqlite:///{tmp_path / 'retry.db'}"
+    url = db_url
     env = dict(os.environ, TRIAGE_WORKER_FAULT="hang:SLOW")
     first = run_triage("ingest", str(core), "--db", url, "--time-limit", "1", cwd=tmp_path, env=env)
     assert first.returncode == 1 and "timed out after 1 s" in first.stdout
     again = run_triage("ingest", "--retry-failed", "--db", url, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    crashes = rows(tmp_path / "retry.db")
+    crashes = rows(db_url)
     assert [(c["status"], c["error"]) for c in crashes] == [("done", None)], again.stdout
 
 

@@ -13,11 +13,12 @@ import pytest
 from triage.spool.intake import ingest_file
 from triage.spool.names import is_candidate
 from triage.store import FAILED, PENDING, Crash, Store, open_store
+from triage.store.queue import MACHINE_KEY, this_machine
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = open_store(f"sqlite:///{tmp_path / 'intake.db'}")
+def store(db_url: str) -> Iterator[Store]:
+    opened = open_store(db_url)
     yield opened
     opened.close()
 
@@ -67,7 +68,7 @@ def test_a_core_is_queued_with_its_sidecar(
     info = core.stat()
     identity = {"dev": info.st_dev, "ino": info.st_ino, "size": info.st_size}
     identity.update(mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns)
-    assert row.context == {**context, "_identity": identity}
+    assert row.context == {**context, "_identity": identity, MACHINE_KEY: this_machine()}
     assert row.sha256 is not None and row.size == core.stat().st_size
 
 

@@ -1,15 +1,12 @@
 """The same store on PostgreSQL (several watchers sharing one database).
 
-Runs when $TRIAGE_TEST_POSTGRES_URL names a database the tests may empty, for example
-``postgresql+psycopg://triage:triage@localhost/triage``; skipped otherwise.
+Each test gets a new database of its own role on the session's throwaway server (``pg_url``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,21 +14,10 @@ import pytest
 from .conftest import run_triage
 from .test_store import assert_exclusive_claims
 
-URL = os.environ.get("TRIAGE_TEST_POSTGRES_URL")
-pytestmark = pytest.mark.skipif(not URL, reason="$TRIAGE_TEST_POSTGRES_URL is not set")
-
 
 @pytest.fixture
-def database() -> Iterator[str]:
-    from sqlalchemy import create_engine, text
-
-    assert URL is not None
-    engine = create_engine(URL)
-    with engine.begin() as connection:  # an empty database for every test
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    yield URL
+def database(pg_url: str) -> str:
+    return pg_url
 
 
 def test_migrations_create_what_the_models_describe(database: str) -> None:

@@ -34,13 +34,13 @@ def test_head_matches_the_migration_scripts() -> None:
     assert [s.revision for s in reversed(list(scripts.walk_revisions()))] == list(KNOWN)
 
 
-def test_models_match_the_migrations(tmp_path: Path) -> None:
+def test_models_match_the_migrations(db_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
     from triage.store import Base
 
-    store = open_store(url(tmp_path / "t.db"))
+    store = open_store(db_url)
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     store.close()
@@ -56,9 +56,8 @@ def test_new_database_is_created_in_wal_mode(tmp_path: Path) -> None:
     assert version == HEAD
 
 
-def test_an_older_database_is_migrated_with_its_data(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    engine = create_engine(url(path))
+def test_an_older_database_is_migrated_with_its_data(db_url: str) -> None:
+    engine = create_engine(db_url)
     upgrade(engine, "0001")  # as the first release left it
     with engine.begin() as connection:
         connection.execute(
@@ -74,15 +73,15 @@ def test_an_older_database_is_migrated_with_its_data(tmp_path: Path) -> None:
             )
         )
     engine.dispose()
-    store = open_store(url(path))
+    store = open_store(db_url)
     with store.session() as session:
         crash = session.get(Crash, 1)
         assert crash is not None and crash.path == "/spool/core.1" and crash.context is None
         crash.service = "shop"  # a column of revision 0002
     store.close()
-    assert rows(path, "SELECT version_num FROM alembic_version") == [{"version_num": HEAD}]
+    assert rows(db_url, "SELECT version_num FROM alembic_version") == [{"version_num": HEAD}]
     # The breakdowns of revision 0002 are counted for the crashes that were already there.
-    assert rows(path, "SELECT * FROM group_facets") == [
+    assert rows(db_url, "SELECT * FROM group_facets") == [
         {"group_id": 1, "kind": "host", "value": "web-1", "count": 1}
     ]
 
@@ -111,8 +110,8 @@ def test_an_unopenable_database_names_itself(tmp_path: Path) -> None:
         open_store("::not a url::")
 
 
-def test_same_content_is_one_crash(tmp_path: Path) -> None:
-    store = open_store(url(tmp_path / "t.db"))
+def test_same_content_is_one_crash(db_url: str) -> None:
+    store = open_store(db_url)
     first = add_crash(store, NewCrash(path="/a/core.1", sha256="ab" * 32))
     second = add_crash(store, NewCrash(path="/b/core.2", sha256="ab" * 32))
     store.close()
@@ -154,8 +153,8 @@ def assert_exclusive_claims(db: str, crashes: int = 200, claimers: int = 3) -> N
     assert sorted(claimed) == list(range(1, crashes + 1))
 
 
-def test_claim_takes_the_oldest_pending_first(tmp_path: Path) -> None:
-    store = open_store(url(tmp_path / "t.db"))
+def test_claim_takes_the_oldest_pending_first(db_url: str) -> None:
+    store = open_store(db_url)
     for number in range(3):
         add_crash(store, NewCrash(path=f"/spool/core.{number}", sha256=f"{number:064x}"))
     assert [path for _, path in claim(store, 2)] == ["/spool/core.0", "/spool/core.1"]

@@ -222,6 +222,7 @@ def test_sigterm_stops_cleanly_and_in_flight_work_resumes(
     assert second.stop(signal.SIGINT) == 0
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # SQLite's own locking
 def test_a_database_locked_by_another_writer_delays_but_loses_nothing(
     tmp_path: Path, watcher: Callable[..., Watcher], cores: dict[str, list[Path]]
 ) -> None:

@@ -28,6 +28,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="queue failed crashes again (those of the CORE arguments, or all) and analyze them",
     )
     options.add_db(parser)
+    options.add_host(parser)
     options.add_reports(parser)
     options.add_analysis_limits(parser)
     coredump.add_option(parser, "ingest")
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
         if args.retry_failed:
             paths = [os.path.abspath(core) for core in args.cores] or None
             print(f"queued {retry_failed(store, paths)} failed crash(es) again", file=sys.stderr)
-        feed = _Feed(store, [] if args.retry_failed else args.cores)
+        feed = _Feed(store, [] if args.retry_failed else args.cores, options.host_name(args))
         _analyze(store, config, args, feed)
         ids = feed.ids
         if args.retry_failed and args.cores:
@@ -68,8 +69,9 @@ def run(args: argparse.Namespace) -> int:
 class _Feed:
     """Records the CORE arguments one at a time, between the pool's turns."""
 
-    def __init__(self, store: Any, cores: list[str]) -> None:
+    def __init__(self, store: Any, cores: list[str], host: str) -> None:
         self.store = store
+        self.host = host
         self.cores = list(reversed(cores))
         self.total = len(cores)
         self.ids: list[int] = []
@@ -85,7 +87,7 @@ class _Feed:
             print(f"triage: error: {core}: no such file", file=sys.stderr)
             self.missing += 1
         else:
-            intake = ingest_file(self.store, core)
+            intake = ingest_file(self.store, core, host=self.host)
             if intake.crash_id is not None:
                 self.ids.append(intake.crash_id)
         return bool(self.cores)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import socket
 from datetime import datetime, timedelta, timezone
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdwy])$")
@@ -39,12 +40,47 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
         "--db",
         metavar="URL",
         default=None,
-        help="SQLAlchemy database URL (default: $TRIAGE_DB, else sqlite:///./triage.db)",
+        help="SQLAlchemy database URL (default: $TRIAGE_DB, else the file of $TRIAGE_DB_FILE, "
+        "else sqlite:///./triage.db)",
     )
+    # A URL on the command line (with its password) is visible to every user in ps.
+    where.add_argument(
+        "--db-file",
+        metavar="PATH",
+        dest="db",
+        type=db_file,
+        help="read the database URL from PATH (first line), a file only its owner may read",
+    )
+
+
+def db_file(path: str) -> str:
+    """The URL in PATH, read when the options are parsed: a bad file is a usage error."""
+    from ..errors import StoreError
+    from ..store.engine import read_url_file
+
+    try:
+        return read_url_file(path)
+    except StoreError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def add_host(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host",
+        metavar="NAME",
+        default=None,
+        help="host recorded with each crash whose sidecar names none (default: $TRIAGE_HOST, "
+        "else this machine's host name)",
+    )
+
+
+def host_name(args: argparse.Namespace) -> str:
+    return args.host or os.environ.get("TRIAGE_HOST") or socket.gethostname()
 
 
 def add_reports(parser: argparse.ArgumentParser) -> None:

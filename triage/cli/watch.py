@@ -37,6 +37,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="full rescan period, in case file events were lost (default 60)",
     )
     options.add_db(parser)
+    options.add_host(parser)
     options.add_reports(parser)
     options.add_analysis_limits(parser)
     coredump.add_option(parser, "watch")
@@ -65,7 +66,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         with pool:
             pipeline = Pipeline(store, pool, config, options.reports_dir(args))
-            watcher = Watcher(args.spools, pipeline, WatchOptions(args.settle, args.rescan))
+            watcher = Watcher(
+                args.spools,
+                pipeline,
+                WatchOptions(args.settle, args.rescan),
+                host=options.host_name(args),
+            )
             watcher.install_signal_handlers()
             watcher.run()
     finally:

@@ -18,6 +18,7 @@ from .context import (
     build_index,
 )
 from .crashes import Sources, write_crashes
+from .lock import locked
 from .parallel import plan
 from .records import CrashRecord, GroupRecord
 from .render import SiteWriter, render_group, render_index
@@ -31,6 +32,7 @@ class RenderStats:
     seconds: float
 
 
+@locked
 def render_all(
     source: Any,
     out_dir: str | os.PathLike[str],
@@ -72,6 +74,7 @@ def render_all(
     return RenderStats(writer.written, writer.unchanged, removed, time.perf_counter() - started)
 
 
+@locked
 def render_changed(
     source: Any,
     out_dir: str | os.PathLike[str],

@@ -51,11 +51,16 @@ class Intake:
     error: str | None = None
 
 
-def ingest_file(store: Store, path: str, spool_root: str | None = None) -> Intake:
-    """Record PATH as a crash. With SPOOL_ROOT (the watcher), symlinks must stay inside it."""
+def ingest_file(
+    store: Store, path: str, spool_root: str | None = None, host: str | None = None
+) -> Intake:
+    """Record PATH as a crash. With SPOOL_ROOT (the watcher), symlinks must stay inside it.
+
+    HOST is the crash's host unless its sidecar names one.
+    """
     path = os.path.abspath(path)
     if spool_root is not None and is_record(path, spool_root):
-        return _dropped(store, path)
+        return _dropped(store, path, host)
     if spool_root is not None and not is_candidate(path, spool_root):
         return Intake(path, "ignored")
     try:
@@ -63,30 +68,34 @@ def ingest_file(store: Store, path: str, spool_root: str | None = None) -> Intak
     except FileNotFoundError:
         return Intake(path, "ignored", error="vanished before it could be read")
     except OSError as exc:
-        return _record(store, NewCrash(path=stored_path(path), error=_cannot("stat", exc)))
+        return _record(store, NewCrash(path=stored_path(path), error=_cannot("stat", exc)), host)
     if stat.S_ISLNK(info.st_mode):
         try:
             os.stat(path)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                return _record(store, _facts(path, info, error="symbolic link loop: not followed"))
+                return _record(
+                    store, _facts(path, info, error="symbolic link loop: not followed"), host
+                )
             if spool_root is None:
-                return _record(store, _facts(path, info, error=f"broken link: {exc.strerror}"))
+                return _record(
+                    store, _facts(path, info, error=f"broken link: {exc.strerror}"), host
+                )
         if spool_root is not None:
             target = os.path.realpath(path)
             if not inside(target, os.path.realpath(spool_root)):
                 error = f"symbolic link to {target}, outside the spool: not followed"
-                return _record(store, _facts(path, info, error=error))
+                return _record(store, _facts(path, info, error=error), host)
             return Intake(path, "ignored", error="symbolic link inside the spool: target counts")
         info = os.stat(path)
     with store.session() as session:
         known = find_known(session, stored_path(path), info.st_size, info.st_mtime_ns)
     if known is not None:
         return Intake(path, "known", known)
-    return _record(store, examine(path, info, follow=spool_root is None))
+    return _record(store, examine(path, info, follow=spool_root is None), host)
 
 
-def _dropped(store: Store, record: str) -> Intake:
+def _dropped(store: Store, record: str, host: str | None = None) -> Intake:
     """A collector's sidecar without its core, saying why the core was not kept (e.g. the rate
     limit): a failed crash, so that crashes over a limit are counted too. Any other lone
     sidecar is ignored (its core has not arrived yet, or never will)."""
@@ -109,7 +118,7 @@ def _dropped(store: Store, record: str) -> Intake:
     error = f"core not kept by the collector: {outcome[len('dropped: ') :]}"
     new = _facts(core, info, error=error)
     new.size, new.context = 0, {**(new.context or {}), "_record": os.path.basename(record)}
-    return _record(store, new)
+    return _record(store, new, host)
 
 
 def examine(path: str, info: os.stat_result, follow: bool = True) -> NewCrash:
@@ -210,7 +219,8 @@ def _cannot(what: str, exc: OSError) -> str:
     return f"cannot {what}: {exc.strerror or exc}"
 
 
-def _record(store: Store, new: NewCrash) -> Intake:
+def _record(store: Store, new: NewCrash, host: str | None = None) -> Intake:
+    new.host = new.host or host  # a sidecar's host wins
     crash_id, created = add_crash(store, new)
     if not created:
         return Intake(new.path, "known", crash_id)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -14,11 +16,14 @@ from ..scrub import scrub
 from ..signature import SignatureConfig, compute
 from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
 from ..store.grouping import Outcome, record_outcome
-from ..store.queue import claim, recover, worker_identity
+from ..store.queue import claim, readable_here, recover, still_claimed, worker_identity
 from .pool import Job, Result, WorkerPool
 from .verdict import ungroupable
 
 Log = Callable[[str], None]
+# Pending cores another host's spool holds are not looked at again for this long (a shared
+# spool may show a file later than the database does).
+FOREIGN_RETRY_SECONDS = 30.0
 
 
 def stderr_log(message: str) -> None:
@@ -44,15 +49,22 @@ class Pipeline:
         # Results not recorded yet (the database was locked): retried on the next collect, so
         # that a busy database delays results but never loses them.
         self.unrecorded: list[Result] = []
+        self.foreign: set[int] = set()  # pending crashes whose core this host cannot read
+        self.foreign_since = time.monotonic()
 
     def recover(self) -> int:
-        """Put back the work a previous run of any dead watcher left `analyzing`."""
+        """Put back the work dead watchers left `analyzing` (any host's, once stale)."""
         stale = timedelta(seconds=max(600.0, 3 * self.pool.time_limit))
-        return recover(self.store, stale, self.identity)
+        mine = {job.crash_id for job in self.pool.in_flight()}
+        mine.update(result.crash_id for result in self.unrecorded)
+        return recover(self.store, stale, self.identity, readable_here, mine)
 
     def dispatch(self) -> int:
-        """Give every idle worker a pending crash; returns how many were started."""
-        jobs = claim(self.store, self.pool.idle, self.identity)
+        """Give every idle worker a pending crash it can read; returns how many were started."""
+        if time.monotonic() - self.foreign_since > FOREIGN_RETRY_SECONDS:
+            self.foreign.clear()
+            self.foreign_since = time.monotonic()
+        jobs = claim(self.store, self.pool.idle, self.identity, readable_here, self.foreign)
         for crash_id, path in jobs:
             self.pool.submit(Job(crash_id, path))
         return len(jobs)
@@ -66,7 +78,21 @@ class Pipeline:
             done.append(self.unrecorded.pop(0).crash_id)
         return done
 
+    def keep(self, seconds: float, stop: threading.Event) -> None:
+        """Wait SECONDS (the database is away), taking in the results that arrive meanwhile.
+
+        Reading them keeps workers from being timed out on a reply nobody read.
+        """
+        deadline = time.monotonic() + seconds
+        while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
+            self.unrecorded.extend(self.pool.collect(min(left, 0.2)))
+
     def finish(self, result: Result) -> None:
+        if not still_claimed(self.store, result.crash_id, self.identity):
+            # Taken back as stale by another watcher, which analyzes it again: recording this
+            # result too would count the crash twice.
+            self.log(f"crash {result.crash_id}: claim taken back by another watcher; dropped")
+            return
         outcome = outcome_of(result, self.config)
         group = record_outcome(self.store, result.crash_id, outcome)
         self.finished.append(result.crash_id)
@@ -106,7 +132,12 @@ class Pipeline:
         with self.store.session() as session:
             session.execute(
                 update(Crash)
-                .where(Crash.id.in_(ids), Crash.status == ANALYZING)
+                .where(
+                    Crash.id.in_(ids),
+                    Crash.status == ANALYZING,
+                    # Still this watcher's: one taken back as stale is another's now.
+                    Crash.claimed_by.startswith(f"{self.identity}#", autoescape=True),
+                )
                 .values(status=PENDING, claimed_by=None, attempts=Crash.attempts - 1)
                 .execution_options(synchronize_session=False)
             )

@@ -68,7 +68,7 @@ class WorkerPool:
 
     def _spawn(self) -> _Worker:
         process = subprocess.Popen(
-            [sys.executable, "-m", "triage.spool.worker"],
+            [sys.executable, "-m", "triage.spool.worker", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd="/",  # never import a `triage` directory from the watcher's cwd

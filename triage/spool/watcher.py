@@ -32,6 +32,12 @@ TICK_SECONDS = 0.2
 INTAKE_BUDGET_SECONDS = 0.5
 RENDER_EVERY_SECONDS = 2.0
 STOP_GRACE_SECONDS = 2.0  # a clean stop lets analyses this close to the end finish
+# Claims of watchers that died (on this machine, or stale on any) are looked for this often.
+RECOVER_EVERY_SECONDS = 15.0
+# The database unreachable (server restarted, network): ticks are retried, waiting twice as
+# long each time up to the maximum; analyses already finished are kept until recorded.
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 30.0
 _EVENTS = {"closed": "closed", "moved": "moved", "created": "created", "modified": "modified"}
 
 
@@ -111,8 +117,10 @@ class Watcher:
         pipeline: Pipeline,
         options: WatchOptions,
         log: Log = stderr_log,
+        host: str | None = None,
     ) -> None:
         self.roots = check_spools(roots)
+        self.host = host  # of crashes whose sidecar does not say
         self.pipeline = pipeline
         self.options = options
         self.log = log
@@ -141,18 +149,25 @@ class Watcher:
             observer.join(timeout=5)
 
     def _loop(self) -> None:
-        recovered = self.pipeline.recover()
-        if recovered:
-            self.log(f"resumed {recovered} crash(es) left in flight by an earlier run")
+        self._recover()
         self._rescan()
-        last_scan = last_render = time.monotonic()
+        last_scan = last_render = last_recover = time.monotonic()
         self.log(f"watching {', '.join(self.roots)}")
+        retry = 0.0
         while not self.stop.is_set():
             try:
+                if time.monotonic() - last_recover >= RECOVER_EVERY_SECONDS:
+                    last_recover = time.monotonic()
+                    self._recover()
                 self._tick()
-            except StoreError as exc:  # e.g. locked for longer than the busy timeout
-                self.log(f"warning: {exc.message}; retrying")
-                self.stop.wait(1.0)
+                if retry:
+                    self.log("database reachable again")
+                retry = 0.0
+            except StoreError as exc:  # locked past the busy timeout, server restarted or down
+                retry = min(RETRY_MAX_SECONDS, retry * 2 or RETRY_FIRST_SECONDS)
+                self.log(f"warning: {exc.message}; retrying in {retry:g} s")
+                # Results keep coming in meanwhile and wait in the pipeline until recorded.
+                self.pipeline.keep(retry, self.stop)
             now = time.monotonic()
             if now - last_render >= RENDER_EVERY_SECONDS:
                 self.pipeline.render_reports()
@@ -161,6 +176,15 @@ class Watcher:
                 self._rescan()  # inotify can drop events (queue overflow): never trust it alone
                 last_scan = now
 
+    def _recover(self) -> None:
+        try:
+            recovered = self.pipeline.recover()
+        except StoreError as exc:  # the loop's next tick reports and retries
+            self.log(f"warning: {exc.message}")
+            return
+        if recovered:
+            self.log(f"resumed {recovered} crash(es) left in flight by a watcher that died")
+
     def _tick(self) -> None:
         self._drain_events()
         self.settled.update(self.settler.ready())
@@ -168,7 +192,8 @@ class Watcher:
         while self.settled and time.monotonic() < budget:
             path = next(iter(self.settled))
             root = self.settled[path]
-            intake = ingest_file(self.pipeline.store, path, root)  # StoreError: kept, retried
+            # StoreError: the path stays settled and is tried again
+            intake = ingest_file(self.pipeline.store, path, root, self.host)
             del self.settled[path]
             if intake.outcome == "queued":
                 self.log(f"queued {escape(path)} as crash {intake.crash_id}")

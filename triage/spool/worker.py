@@ -1,6 +1,7 @@
 """A worker process: analyzes one core at a time for the pool, under a memory limit.
 
-Run as ``python -m triage.spool.worker``; requests and replies are JSON lines on stdin/stdout.
+Run as ``python -m triage.spool.worker PARENT_PID``; requests and replies are JSON lines on
+stdin/stdout.
 It never touches the database, so a core that crashes or exhausts it harms nothing else: the
 pool sees the death, fails that core and starts a new worker.
 
@@ -22,8 +23,10 @@ from typing import Any
 FAULT_VARIABLE = "TRIAGE_WORKER_FAULT"
 
 
-def main() -> int:
-    _die_with_parent()
+def main(argv: Sequence[str] = ()) -> int:
+    # The pool passes its pid: the parent's death is a change of parent, and a parent of pid 1
+    # is no sign of it (the watcher may be a container's init).
+    _die_with_parent(int(argv[0]) if argv and argv[0].isdigit() else None)
     faults = _faults(os.environ.get(FAULT_VARIABLE, ""))
     # Replies go to the real stdout only; anything the analyzer prints goes to stderr.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
@@ -36,7 +39,7 @@ def main() -> int:
     return 0
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int | None) -> None:
     """A watcher killed with SIGKILL must not leave a worker running a long analysis."""
     try:
         import ctypes
@@ -45,7 +48,7 @@ def _die_with_parent() -> None:
         libc.prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
     except (OSError, AttributeError):
         pass
-    if os.getppid() == 1:  # the parent was already gone before the prctl
+    if parent is not None and os.getppid() != parent:  # it was gone before the prctl
         sys.exit(0)
 
 
@@ -148,4 +151,4 @@ def _inject(faults: Sequence[tuple[str, str]], path: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

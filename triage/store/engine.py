@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,11 +18,39 @@ DEFAULT_URL = "sqlite:///./triage.db"
 # How long a writer waits for another one (SQLite's busy timeout). Long, because the watcher
 # and a user's `triage resign` may legitimately overlap; ?timeout=S in the URL overrides it.
 BUSY_TIMEOUT_SECONDS = 30.0
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def database_url(option: str | None) -> str:
-    """The URL to use: the command line, else ``$TRIAGE_DB``, else ./triage.db."""
-    return option or os.environ.get("TRIAGE_DB") or DEFAULT_URL
+    """The URL to use: the command line, else ``$TRIAGE_DB``, else the first line of the file
+    ``$TRIAGE_DB_FILE`` names, else ./triage.db."""
+    if option or os.environ.get("TRIAGE_DB"):
+        return option or os.environ["TRIAGE_DB"]
+    path = os.environ.get("TRIAGE_DB_FILE")
+    return read_url_file(path) if path else DEFAULT_URL
+
+
+def read_url_file(path: str) -> str:
+    """The database URL in PATH (its first line); refused when others may read the file, as it
+    holds the password (a URL on the command line would be visible to every user in ps)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise StoreError(f"database URL file {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as stream:
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise StoreError(f"database URL file {path}: not a regular file")
+        if info.st_mode & 0o077:
+            raise StoreError(
+                f"database URL file {path}: group or others may read it (mode "
+                f"{stat.S_IMODE(info.st_mode):o}): chmod 600 it"
+            )
+        lines = stream.read(65536).decode("utf-8", "replace").splitlines()
+    url = lines[0].strip() if lines else ""
+    if not url:
+        raise StoreError(f"database URL file {path}: empty")
+    return url
 
 
 def display_name(url: str | URL) -> str:
@@ -41,10 +70,15 @@ def make_engine(url: str) -> Engine:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise StoreError(f"database URL {url!r} is not valid: {exc}") from None
-    options: dict[str, Any] = {}
+    # A connection found dead when taken from the pool (the server restarted) is replaced
+    # instead of failing the statement.
+    options: dict[str, Any] = {"pool_pre_ping": True}
     sqlite = parsed.get_backend_name() == "sqlite"
     if sqlite and "timeout" not in parsed.query:
         options["connect_args"] = {"timeout": BUSY_TIMEOUT_SECONDS}
+    elif parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        # An unreachable server fails a tick in seconds, and the watcher retries with backoff.
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     try:
         engine = create_engine(parsed, **options)
     except (SQLAlchemyError, ImportError) as exc:  # e.g. the PostgreSQL driver is missing

@@ -106,7 +106,7 @@ class Crash(Base):
     status: Mapped[str] = mapped_column(String(16), default=PENDING)
     error: Mapped[Optional[str]] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
-    claimed_by: Mapped[Optional[str]] = mapped_column(String(255))  # "host:pid" of the watcher
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(255))  # host:pidns:pid:start#n
     claimed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     crashed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
@@ -135,7 +135,8 @@ class Crash(Base):
     __table_args__ = (
         Index("ix_crashes_status_id", "status", "id"),  # claiming the oldest pending core
         Index("ix_crashes_path", "path"),  # backlog scan: is this file known already?
-        Index("ix_crashes_crashed_at", "crashed_at"),  # --since
+        # --since; with the group, `groups --since` counts from the index alone (revision 0004).
+        Index("ix_crashes_crashed_at_group", "crashed_at", "group_id"),
         Index("ix_crashes_group_crashed_at", "group_id", "crashed_at"),  # show: latest first
         # Revision 0002: `groups` filters, each covering (filter, group, time) so that the
         # per-group counts of a filtered listing are read from the index alone.

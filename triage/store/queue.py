@@ -7,9 +7,13 @@ atomic there by itself): two watchers never analyze the same core.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
 import os
 import socket
+import stat
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +29,12 @@ from .models import ANALYZING, FAILED, PENDING, Crash, utcnow
 # e.g. by the kernel's OOM killer) is failed instead of being retried forever.
 MAX_ATTEMPTS = 3
 _claims = itertools.count(1)
+# Pending rows looked at per query when only some of them are readable here.
+CANDIDATE_WINDOW = 256
+# (path, size, mtime_ns, context) -> whether this process can analyze that file.
+Usable = Callable[[str, "int | None", "int | None", "dict[str, Any] | None"], bool]
+# The machine that recorded a crash, in its context: its cores are that machine's to analyze.
+MACHINE_KEY = "_machine"
 
 
 @dataclass
@@ -45,7 +55,49 @@ class NewCrash:
 
 
 def worker_identity() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who claims: ``host:pidns:pid:start``, unique on this machine even when pids are reused.
+
+    The pid namespace tells whether a claim's pid can be checked from here at all (two
+    containers may share a host name); the process start time (clock ticks since boot) tells a
+    reused pid from the claimer itself.
+    """
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{_pid_namespace()}:{pid}:{_start_time(pid) or 0}"
+
+
+def _pid_namespace() -> str:
+    try:
+        link = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:
+        return "0"
+    return "".join(ch for ch in link if ch.isdigit()) or "0"
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            raw = stream.read()
+    except OSError:
+        return None
+    return raw[raw.rfind(b")") + 2 :].decode("ascii", "replace").split()
+
+
+def _start_time(pid: int) -> int | None:
+    fields = _proc_stat(pid)
+    # Field 22 of stat(5); fields[0] is field 3 (the state).
+    return int(fields[19]) if fields and len(fields) > 19 and fields[19].isdigit() else None
+
+
+def process_gone(pid: int, start: int | None) -> bool:
+    """Whether the process that made a claim is dead: no such pid, a zombie, or a new process
+    under a reused pid (another start time). START None: an old claim without one."""
+    fields = _proc_stat(pid)
+    if fields is None:
+        return True
+    if fields[0] in ("Z", "X"):  # killed, not reaped yet: it will never record anything
+        return True
+    return start is not None and _start_time(pid) != start
 
 
 def find_known(session: Session, path: str, size: int | None, mtime_ns: int | None) -> int | None:
@@ -100,38 +152,93 @@ def _row(new: NewCrash) -> Crash:
         service=new.service,
         release=new.release,
         executable=new.executable,
-        context=new.context,
+        context={**(new.context or {}), MACHINE_KEY: this_machine()},
     )
 
 
-def claim(store: Store, limit: int, identity: str | None = None) -> list[tuple[int, str]]:
-    """Take up to LIMIT pending crashes, oldest first: [(id, path)]."""
+def claim(
+    store: Store,
+    limit: int,
+    identity: str | None = None,
+    usable: Usable | None = None,
+    skip: set[int] | None = None,
+) -> list[tuple[int, str]]:
+    """Take up to LIMIT pending crashes, oldest first: [(id, path)].
+
+    With USABLE, only crashes whose file this process can read (several hosts share the
+    database, each with its own spools): the others stay pending for the hosts that can, and
+    their ids are added to SKIP so that the next call does not look at them again.
+    """
     if limit <= 0:
         return []
     token = f"{identity or worker_identity()}#{next(_claims)}"
     with store.session() as session:
         # A read first: the watcher asks every tick, and an idle queue needs no write lock.
-        if session.scalars(select(Crash.id).where(Crash.status == PENDING).limit(1)).first():
-            session.execute(claim_statement(limit, token))
+        if not session.scalars(select(Crash.id).where(Crash.status == PENDING).limit(1)).first():
+            return []
+        wanted = None if usable is None else _usable_pending(session, limit, usable, skip)
+    if wanted == []:
+        return []
+    # A new transaction for the write: on SQLite, a read transaction that then writes fails at
+    # once (no busy wait) when another watcher wrote in between.
     with store.session() as session:
+        session.execute(claim_statement(limit, token, wanted))
         rows = session.execute(
-            select(Crash.id, Crash.path).where(Crash.claimed_by == token, Crash.status == ANALYZING)
+            select(Crash.id, Crash.path)
+            .where(Crash.claimed_by == token, Crash.status == ANALYZING)
+            .order_by(Crash.id)
         )
         return [(row.id, row.path) for row in rows]
 
 
-def claim_statement(limit: int, token: str) -> Update:
-    """UPDATE the oldest LIMIT pending crashes to analyzing, claimed by TOKEN."""
-    oldest = (
-        select(Crash.id)
-        .where(Crash.status == PENDING)
-        .order_by(Crash.id)
+def _usable_pending(
+    session: Session, limit: int, usable: Usable, skip: set[int] | None
+) -> list[int]:
+    """The ids of the oldest LIMIT pending crashes that USABLE accepts."""
+    chosen: list[int] = []
+    last = 0
+    while len(chosen) < limit:
+        window = session.execute(
+            select(Crash.id, Crash.path, Crash.size, Crash.mtime_ns, Crash.context)
+            .where(Crash.status == PENDING, Crash.id > last)
+            .order_by(Crash.id)
+            .limit(CANDIDATE_WINDOW)
+        ).all()
+        if not window:
+            break
+        for row in window:
+            if skip is not None and row.id in skip:
+                continue
+            if usable(row.path, row.size, row.mtime_ns, row.context):
+                chosen.append(row.id)
+                if len(chosen) == limit:
+                    break
+            elif skip is not None:
+                skip.add(row.id)
+        last = window[-1].id
+    return chosen
+
+
+def claim_statement(limit: int, token: str, ids: list[int] | None = None) -> Update:
+    """UPDATE the oldest LIMIT pending crashes (of IDS, if given) to analyzing, claimed by TOKEN.
+
+    The locked selection is a materialized CTE: as a plain ``IN (subquery)``, PostgreSQL may
+    scan it again for each row it updates, and each scan skips the rows just claimed and
+    takes the next ones: more than LIMIT rows claimed at once.
+    """
+    oldest = select(Crash.id).where(Crash.status == PENDING)
+    if ids is not None:
+        oldest = oldest.where(Crash.id.in_(ids))
+    chosen = (
+        oldest.order_by(Crash.id)
         .limit(limit)
         .with_for_update(skip_locked=True)  # ignored by SQLite, whose writes are serialized
+        .cte("chosen")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
     return (
         update(Crash)
-        .where(Crash.id.in_(oldest.scalar_subquery()), Crash.status == PENDING)
+        .where(Crash.id.in_(select(chosen.c.id)), Crash.status == PENDING)
         .values(
             status=ANALYZING,
             claimed_by=token,
@@ -142,58 +249,130 @@ def claim_statement(limit: int, token: str) -> Update:
     )
 
 
-def recover(store: Store, stale_after: timedelta, identity: str | None = None) -> int:
+def readable_here(
+    path: str, size: int | None, mtime_ns: int | None, context: dict[str, Any] | None = None
+) -> bool:
+    """Whether this host should analyze the file recorded as PATH.
+
+    Recorded on this machine: when this process may read it (another watcher here may have a
+    spool of its own), or when it is gone (the worker then fails it with the reason); the
+    worker checks that it is still the file recorded. Recorded elsewhere: only when this host
+    sees it too (a shared spool) with the same size and modification time to the nanosecond:
+    hosts may have spools at the same path, and another host's namesake is not the file.
+    """
+    here = isinstance(context, dict) and context.get(MACHINE_KEY) == this_machine()
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return here
+    except OSError:
+        return False
+    if not os.access(path, os.R_OK):
+        return False
+    if here:
+        return True
+    return (
+        stat.S_ISREG(info.st_mode)
+        and (size is None or info.st_size == size)
+        and (mtime_ns is None or info.st_mtime_ns == mtime_ns)
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def this_machine() -> str:
+    """The host name and a digest of systemd's machine id (containers of one image may share
+    either; the id itself is meant to stay private, and contexts are shown in reports)."""
+    try:
+        with open("/etc/machine-id", "rb") as stream:
+            machine = hashlib.sha256(stream.read().strip()).hexdigest()[:16]
+    except OSError:
+        machine = "-"
+    return f"{socket.gethostname()}/{machine}"
+
+
+def recover(
+    store: Store,
+    stale_after: timedelta,
+    identity: str | None = None,
+    usable: Usable | None = None,
+    in_flight: Collection[int] = (),
+) -> int:
     """Put back crashes left ``analyzing`` by a watcher that died; returns how many.
 
-    A claim is abandoned when it was made on this host by a process that no longer exists, or
-    (any host) longer ago than STALE_AFTER. One interrupted too often is failed instead.
+    A claim is abandoned when its process, on this machine, no longer exists, is a zombie or
+    is another process under a reused pid; when it is this process's own but not IN_FLIGHT
+    (the database went away between the claim and its answer); or (any host) when it is older
+    than STALE_AFTER and USABLE says this host can read the core. One interrupted too often is
+    failed instead.
     """
     me = identity or worker_identity()
-    host = me.rsplit(":", 1)[0]
     cutoff = utcnow() - stale_after
     released = 0
     with store.session() as session:
         rows = session.execute(
-            select(Crash.id, Crash.claimed_by, Crash.claimed_at, Crash.attempts).where(
-                Crash.status == ANALYZING
-            )
+            select(
+                Crash.id,
+                Crash.path,
+                Crash.size,
+                Crash.mtime_ns,
+                Crash.context,
+                Crash.claimed_by,
+                Crash.claimed_at,
+                Crash.attempts,
+            ).where(Crash.status == ANALYZING)
         ).all()
-        for row in rows:
-            if not _abandoned(row.claimed_by, row.claimed_at, host, me, cutoff):
-                continue
-            values: dict[str, Any] = {"status": PENDING, "claimed_by": None}
-            if row.attempts >= MAX_ATTEMPTS:
-                values = {
-                    "status": FAILED,
-                    "error": f"analysis interrupted {row.attempts} times (the watcher died)",
-                    "analyzed_at": utcnow(),
-                }
-            session.execute(
-                update(Crash)
-                .where(Crash.id == row.id, Crash.status == ANALYZING)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            released += 1
+    for row in rows:
+        if row.id in in_flight:
+            continue
+        owner = (row.claimed_by or "").split("#", 1)[0]
+        if owner == me:
+            abandoned = True
+        elif row.claimed_at is None or row.claimed_at < cutoff:
+            abandoned = usable is None or usable(row.path, row.size, row.mtime_ns, row.context)
+        else:
+            abandoned = _owner_gone(owner, me)
+        if abandoned:
+            released += _release(store, row.id, row.claimed_by, row.attempts)
     return released
 
 
-def _abandoned(
-    claimed_by: str | None, claimed_at: datetime | None, host: str, me: str, cutoff: datetime
-) -> bool:
-    if claimed_at is None or claimed_at < cutoff:
-        return True
-    owner = (claimed_by or "").split("#", 1)[0]
-    owner_host, _, pid = owner.rpartition(":")
-    if owner_host != host or owner == me or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    return False
+def _owner_gone(owner: str, me: str) -> bool:
+    """Whether OWNER (``host:pidns:pid:start``, or ``host:pid`` before) died on this machine."""
+    mine = me.split(":")
+    parts = owner.split(":")
+    if len(parts) == 4 and parts[:2] == mine[:2] and parts[2].isdigit():
+        return process_gone(int(parts[2]), int(parts[3]) if parts[3].isdigit() else None)
+    if len(parts) == 2 and parts[0] == mine[0] and parts[1].isdigit():
+        return process_gone(int(parts[1]), None)
+    return False  # another machine or pid namespace: only the stale timeout can tell
+
+
+def _release(store: Store, crash_id: int, claimed_by: str | None, attempts: int) -> int:
+    values: dict[str, Any] = {"status": PENDING, "claimed_by": None}
+    if attempts >= MAX_ATTEMPTS:
+        values = {
+            "status": FAILED,
+            "error": f"analysis interrupted {attempts} times (the watcher died)",
+            "analyzed_at": utcnow(),
+        }
+    with store.session() as session:
+        # The same claim only: another watcher may have taken it back since the read.
+        result = session.execute(
+            update(Crash)
+            .where(Crash.id == crash_id, Crash.status == ANALYZING, Crash.claimed_by == claimed_by)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+def still_claimed(store: Store, crash_id: int, identity: str) -> bool:
+    """Whether CRASH_ID is still being analyzed under a claim of IDENTITY (this process)."""
+    with store.session() as session:
+        owner = session.scalar(
+            select(Crash.claimed_by).where(Crash.id == crash_id, Crash.status == ANALYZING)
+        )
+    return owner is not None and owner.split("#", 1)[0] == identity
 
 
 def retry_failed(store: Store, paths: list[str] | None = None) -> int:
