@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ..document import from_json
 from ..scrub import scrub
@@ -65,8 +65,13 @@ class Pipeline:
             self.foreign.clear()
             self.foreign_since = time.monotonic()
         jobs = claim(self.store, self.pool.idle, self.identity, readable_here, self.foreign)
+        if not jobs:
+            return 0
+        with self.store.session() as session:  # what the intake recorded: identity, raw name
+            query = select(Crash.id, Crash.context).where(Crash.id.in_([i for i, _ in jobs]))
+            contexts = {crash_id: context for crash_id, context in session.execute(query)}
         for crash_id, path in jobs:
-            self.pool.submit(Job(crash_id, path))
+            self.pool.submit(Job(crash_id, path, contexts.get(crash_id)))
         return len(jobs)
 
     def collect(self, timeout: float) -> list[int]:
