@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -23,6 +24,9 @@ namespace triage {
 namespace {
 
 constexpr int kMaxAttachRounds = 100;
+// How long seized threads get to reach their stop (a thread in an uninterruptible sleep, e.g.
+// on a hung NFS server, does not stop at all).
+constexpr std::chrono::seconds kStopTimeout{10};
 
 std::string procPath(pid_t pid, const char* what) {
     return "/proc/" + std::to_string(pid) + "/" + what;
@@ -293,25 +297,40 @@ bool ProcessStopper::seize(pid_t tid) {
     return true;
 }
 
+// Each thread is polled, never waited for alone: when the process is killed meanwhile, the
+// exit of a traced group leader is reported only once its traced siblings are reaped, so a
+// blocking wait on the leader first would wait for ever.
 void ProcessStopper::waitStopped() {
-    std::vector<int> alive;
-    for (int tid : tids_) {
-        for (;;) {
+    std::set<int> pending(tids_.begin(), tids_.end());
+    std::set<int> stopped;
+    auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
+    while (!pending.empty()) {
+        bool progress = false;
+        for (auto it = pending.begin(); it != pending.end();) {
             int status = 0;
-            pid_t r = waitpid(tid, &status, __WALL);
-            if (r < 0 && errno == EINTR) continue;
-            if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;  // thread is gone
-            if (WIFSTOPPED(status)) {
-                int event = status >> 16;
+            pid_t r = waitpid(*it, &status, __WALL | WNOHANG);
+            if (r == 0 || (r < 0 && errno == EINTR)) {
+                ++it;
+                continue;
+            }
+            progress = true;
+            if (r > 0 && WIFSTOPPED(status)) {
                 // A signal-delivery stop: the signal was taken out of the queue; hand it back
                 // on detach so the process still receives it.
-                if (event == 0 && WSTOPSIG(status) != SIGTRAP)
-                    pending_signal_[tid] = WSTOPSIG(status);
-                alive.push_back(tid);
-                break;
+                if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
+                    pending_signal_[*it] = WSTOPSIG(status);
+                stopped.insert(*it);
             }
+            it = pending.erase(it);  // stopped, or gone (exited, killed, no longer ours)
         }
+        if (progress) continue;
+        // Neither stopped nor gone in time: left out (it cannot be read or detached).
+        if (std::chrono::steady_clock::now() > deadline) break;
+        usleep(500);
     }
+    std::vector<int> alive;
+    for (int tid : tids_)
+        if (stopped.count(tid)) alive.push_back(tid);
     tids_ = std::move(alive);
 }
 
