@@ -43,6 +43,10 @@ struct PyThreadInfo {
     int tid = 0;  // 0 when the OS thread could not be identified
     uint64_t tstate = 0;
     int64_t interpreter_id = 0;
+    // Address of the thread state's most recent entry into the eval loop from C (3.11+; 0 when
+    // unknown). One OS thread running several interpreters has one thread state per interpreter:
+    // the one entered first has the highest anchor (3.12+: the entry shims are on the C stack).
+    uint64_t stack_anchor = 0;
     int gil = -1;                     // 1 holds the GIL, 0 does not, -1 unknown
     int gc = -1;                      // 1 garbage collecting, 0 not, -1 unknown
     std::vector<PyFrameInfo> frames;  // outermost first

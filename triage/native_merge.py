@@ -117,13 +117,54 @@ def merge(
     return merged
 
 
+# Where a GIL wait itself runs (condition variables, semaphores, futexes): the only code that
+# may be below take_gil on a thread that waits for the GIL.
+WAIT_LIBRARIES = ("libc.so", "libc-", "libpthread", "ld-linux", "ld-musl")
+# 2.7 has no take_gil: the GIL is a lock taken by PyThread_acquire_lock, and the wait is the
+# GIL's only when one of these called it (threading's locks use the same function).
+LOCK_ACQUIRE = "PyThread_acquire_lock"
+GIL_ACQUIRERS = frozenset(
+    {"PyEval_RestoreThread", "PyEval_AcquireThread", "PyEval_AcquireLock", "PyEval_EvalFrameEx"}
+)
+
+
+def _in_wait_library(frame: Frame) -> bool:
+    library = (frame.library or "").rsplit("/", 1)[-1]
+    return library.startswith(WAIT_LIBRARIES)
+
+
+def _physical_frames(inner_first: Sequence[Frame]) -> list[set[str]]:
+    """Names of each machine frame, innermost first: a function and the calls inlined in it."""
+    frames: list[set[str]] = []
+    names: set[str] = set()
+    for frame in inner_first:
+        names.add(base_name(frame.function))
+        if not frame.inlined:
+            frames.append(names)
+            names = set()
+    if names:
+        frames.append(names)
+    return frames
+
+
 def gil_from_native(native: Sequence[Frame]) -> str | None:
-    """``waiting`` or ``dropping`` when the thread is inside the GIL's own functions."""
-    names = {base_name(frame.function) for frame in native}
-    if "take_gil" in names:
+    """``waiting`` or ``dropping`` when the thread is inside the GIL's own functions now.
+
+    Only the innermost machine frame outside the C library counts (with only the wait below
+    it): a thread in a foreign call, BLAS or a parser released the GIL, whatever its callers
+    are. The same rule as the analyzer's, so that native mode and plain mode agree."""
+    inner_first = list(reversed(native))
+    while inner_first and _in_wait_library(inner_first[0]):
+        inner_first.pop(0)
+    frames = _physical_frames(inner_first)
+    if not frames:
+        return None
+    if "take_gil" in frames[0]:
         return "waiting"
-    if "drop_gil" in names:
+    if "drop_gil" in frames[0]:
         return "dropping"
+    if LOCK_ACQUIRE in frames[0] and len(frames) > 1 and frames[1] & GIL_ACQUIRERS:
+        return "waiting"
     return None
 
 

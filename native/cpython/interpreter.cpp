@@ -144,10 +144,34 @@ std::vector<PyThreadInfo> InterpreterWalker::walk(std::vector<std::string>* warn
             thread.gil = gilState(interp, ts);
             interp_threads.push_back(std::move(thread));
         }
-        applyStackActivity(collectingFlag(interp), &interp_threads);
+        applyStackActivity(interp, collectingFlag(interp), &interp_threads);
         for (auto& t : interp_threads) threads.push_back(std::move(t));
     }
+    orderByTid(&threads);
     return threads;
+}
+
+// As PyStack: the thread states of one OS thread together (where its first one was met), the
+// interpreter it entered first (highest anchor) first; the others in the order walked.
+void InterpreterWalker::orderByTid(std::vector<PyThreadInfo>* threads) {
+    std::unordered_map<int, size_t> group_of;
+    std::vector<size_t> group(threads->size());
+    for (size_t i = 0; i < threads->size(); ++i) {
+        int tid = (*threads)[i].tid;
+        group[i] = tid == 0 ? i : group_of.emplace(tid, i).first->second;
+    }
+    std::vector<size_t> order(threads->size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        uint64_t x = (*threads)[a].stack_anchor, y = (*threads)[b].stack_anchor;
+        if (group[a] != group[b]) return group[a] < group[b];
+        if ((x == 0) != (y == 0)) return y == 0;
+        return x > y;
+    });
+    std::vector<PyThreadInfo> sorted;
+    sorted.reserve(threads->size());
+    for (size_t i : order) sorted.push_back(std::move((*threads)[i]));
+    *threads = std::move(sorted);
 }
 
 void InterpreterWalker::walkThread(uint64_t tstate, PyThreadInfo* thread) {
@@ -220,6 +244,9 @@ void InterpreterWalker::walkInterpreterFrames(uint64_t frame, PyThreadInfo* thre
         if (!readFrame(frame, &cursor, thread)) return;
         const auto& buf = cursor.buf;
         int owner = field<uint8_t>(buf, layout_.if_owner);
+        bool entry_marker = owner == layout_.owner_cstack ||
+                            (explicit_entry && field<uint8_t>(buf, layout_.if_is_entry) != 0);
+        if (thread->stack_anchor == 0 && entry_marker) thread->stack_anchor = frame;
         if (owner == layout_.owner_cstack) {
             // A shim pushed by a C call into the eval loop: the frame above it was entered
             // from C. It is not a Python frame itself.
@@ -402,38 +429,85 @@ int InterpreterWalker::collectingFlag(uint64_t interp) {
     return known ? (collecting != 0) : -1;
 }
 
-// Refines each thread's GIL state (waiting, dropping) and says which thread collects. A return
-// address near the stack pointer into take_gil/drop_gil is the innermost call in progress; a
-// collector return address anywhere on the live stack counts only while a collection runs.
-void InterpreterWalker::applyStackActivity(int collecting, std::vector<PyThreadInfo>* threads) {
+// The GIL's own record: whether it is locked and which thread state took it last (3.6+).
+InterpreterWalker::GilRecord InterpreterWalker::gilRecord(uint64_t interp) {
+    GilRecord r;
+    std::optional<uint64_t> gil;
+    if (layout_.is_ceval_gil >= 0) {
+        uint64_t p = 0;
+        if (mem_.readPointer(interp + layout_.is_ceval_gil, &p) && p != 0) gil = p;
+    } else if (layout_.rt_ceval_gil >= 0 && addrs_.runtime) {
+        gil = *addrs_.runtime + layout_.rt_ceval_gil;
+    }
+    int32_t locked = 0;
+    if (gil) {
+        r.known = mem_.readValue(*gil + layout_.gil_locked, &locked) &&
+                  mem_.readPointer(*gil + layout_.gil_last_holder, &r.last_holder);
+    } else if (addrs_.gil_locked && addrs_.gil_last_holder) {
+        r.known = mem_.readValue(*addrs_.gil_locked, &locked) &&
+                  mem_.readPointer(*addrs_.gil_last_holder, &r.last_holder);
+    }
+    r.locked = locked != 0;
+    return r;
+}
+
+// Refines each thread's GIL state (waiting, dropping) and says which thread collects.
+//
+// Waiting and dropping need evidence that the call is live: the stack scan only nominates
+// candidates, a real unwind must show take_gil (drop_gil) as the interpreter's innermost frame
+// with nothing but the wait below it, and the GIL's record must agree: nobody waits for a GIL
+// that they hold themselves, and only the last holder can be dropping it. Without an unwind
+// (no unwinder, a process not stopped) no flag is given: a wrong flag is worse than none.
+//
+// A collector return address anywhere on the live stack counts only while a collection runs.
+void InterpreterWalker::applyStackActivity(uint64_t interp, int collecting,
+                                           std::vector<PyThreadInfo>* threads) {
     std::vector<StackActivity> activity(threads->size());
+    std::vector<StackScanner::Pcs> unwound(threads->size());
+    std::vector<bool> tried(threads->size(), false);
+    auto unwind = [&](size_t i) -> const StackScanner::Pcs& {
+        if (!tried[i] && options_.unwind_thread && (*threads)[i].tid != 0)
+            unwound[i] = options_.unwind_thread((*threads)[i].tid);
+        tried[i] = true;
+        return unwound[i];
+    };
     size_t candidates = 0;
     for (size_t i = 0; i < threads->size(); ++i) {
         auto sp = options_.stack_pointers.find((*threads)[i].tid);
         if (options_.scanner == nullptr || sp == options_.stack_pointers.end()) continue;
         activity[i] = options_.scanner->scan(sp->second);
         candidates += activity[i].collector_on_stack;
+        if (options_.confirm_all || activity[i].in_take_gil || activity[i].in_drop_gil) {
+            StackActivity sure = options_.scanner->confirm(unwind(i));
+            activity[i].in_take_gil = sure.in_take_gil;
+            activity[i].in_drop_gil = sure.in_drop_gil;
+        }
     }
     if (collecting > 0 && candidates > 1 && options_.unwind_thread) {
         // A stale collector address left in a live frame of another thread: only a real
         // unwind tells which thread is inside the collector now (rare, so paid only here).
         for (size_t i = 0; i < threads->size(); ++i) {
             if (!activity[i].collector_on_stack) continue;
-            auto pcs = options_.unwind_thread((*threads)[i].tid);
+            const auto& pcs = unwind(i);
             if (pcs.empty()) continue;
-            activity[i].collector_on_stack = std::any_of(pcs.begin(), pcs.end(), [&](uint64_t pc) {
-                return options_.scanner->inCollector(pc);
+            activity[i].collector_on_stack = std::any_of(pcs.begin(), pcs.end(), [&](auto& f) {
+                return options_.scanner->inCollector(f.second ? f.first : f.first - 1);
             });
         }
     }
     bool collector_found = std::any_of(activity.begin(), activity.end(),
                                        [](const StackActivity& a) { return a.collector_on_stack; });
+    GilRecord gil;
+    if (std::any_of(activity.begin(), activity.end(),
+                    [](const StackActivity& a) { return a.in_take_gil || a.in_drop_gil; }))
+        gil = gilRecord(interp);
     for (size_t i = 0; i < threads->size(); ++i) {
         PyThreadInfo& t = (*threads)[i];
         const StackActivity& a = activity[i];
-        if (a.in_drop_gil) {
+        bool holds = t.gil == 1 || (gil.known && gil.locked && gil.last_holder == t.tstate);
+        if (a.in_drop_gil && (!gil.known || gil.last_holder == t.tstate)) {
             t.gil = kGilDropping;
-        } else if (t.gil != 1 && a.in_take_gil) {
+        } else if (a.in_take_gil && !holds) {
             t.gil = kGilWaiting;
         }
         if (collecting <= 0) {
@@ -444,6 +518,53 @@ void InterpreterWalker::applyStackActivity(int collecting, std::vector<PyThreadI
             // No stack evidence: the collector runs in the thread that holds the GIL.
             t.gc = t.gil < 0 ? -1 : t.gil == 1;
         }
+    }
+}
+
+void splitNativeStacks(std::vector<PyThreadInfo>* threads, const std::string& eval_function) {
+    for (size_t first = 0; first < threads->size();) {
+        size_t end = first + 1;
+        while (end < threads->size() && (*threads)[end].tid == (*threads)[first].tid &&
+               (*threads)[first].tid != 0)
+            ++end;
+        size_t count = end - first;
+        size_t canonical = first;
+        while (canonical < end && (*threads)[canonical].native_frames.empty()) ++canonical;
+        if (count < 2 || canonical == end) {
+            first = end;
+            continue;
+        }
+        // Frames are outermost first, as the interpreters were entered.
+        std::vector<NativeFrameInfo> stack = (*threads)[canonical].native_frames;
+        std::vector<size_t> evals;
+        for (size_t i = 0; i < stack.size(); ++i)
+            if (stack[i].function.find(eval_function) != std::string::npos) evals.push_back(i);
+        std::vector<size_t> entries(count);
+        size_t total = 0;
+        for (size_t k = 0; k < count; ++k) {
+            const auto& frames = (*threads)[first + k].frames;
+            entries[k] = static_cast<size_t>(std::count_if(
+                frames.begin(), frames.end(), [](const PyFrameInfo& f) { return f.is_entry; }));
+            total += entries[k];
+        }
+        if (!evals.empty() && total == evals.size()) {
+            size_t cursor = 0;
+            for (size_t k = 0; k < count; ++k) {
+                auto& native = (*threads)[first + k].native_frames;
+                if (entries[k] == 0) {
+                    native.clear();
+                    continue;
+                }
+                // The C frames between two interpreters' eval loops (the call that runs the
+                // other interpreter) belong to the caller's.
+                size_t from = cursor == 0 ? 0 : evals[cursor];
+                cursor += entries[k];
+                size_t to = cursor < evals.size() ? evals[cursor] : stack.size();
+                native.assign(stack.begin() + static_cast<std::ptrdiff_t>(from),
+                              stack.begin() + static_cast<std::ptrdiff_t>(to));
+            }
+        }
+        first = end;
     }
 }
 

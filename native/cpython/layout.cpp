@@ -25,6 +25,7 @@ Layout py27() {
     l.co_linetable = 104, l.co_size = 128;
     l.co_nlocals = 20, l.co_flags = 28, l.co_varnames = 56, l.f_localsplus = 376;
     l.line_table = LineTable::Lnotab27;
+    l.eval_function = "PyEval_EvalFrameEx";
     return l;
 }
 
@@ -53,6 +54,7 @@ Layout py37to310(int minor) {
     if (minor == 7) l.rt_gil_tstate_current = 1480, l.rt_gc_collecting = 632;
     if (minor == 8) l.rt_gil_tstate_current = 1368, l.rt_gc_collecting = 544;
     if (minor >= 9) l.rt_gil_tstate_current = 568, l.is_gc_collecting = 816;
+    l.rt_ceval_gil = minor == 7 ? 1264 : minor == 8 ? 1152 : 352;
     if (minor == 7) {
         l.co_argcount = 16, l.co_firstlineno = 36, l.co_filename = 96, l.co_name = 104;
         l.co_linetable = 112, l.co_size = 144;
@@ -82,7 +84,7 @@ Layout interpreterFrameBase(int minor) {
 
 Layout py311() {
     Layout l = interpreterFrameBase(11);
-    l.rt_interp_head = 40, l.rt_gil_tstate_current = 576;
+    l.rt_interp_head = 40, l.rt_gil_tstate_current = 576, l.rt_ceval_gil = 360;
     l.is_next = 0, l.is_threads_head = 16, l.is_id = 48, l.is_gc_collecting = 848;
     l.is_builtins = 912;
     l.ts_cframe = 56, l.cframe_current = 8, l.ts_thread_id = 152, l.ts_native_thread_id = 160;

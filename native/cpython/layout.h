@@ -29,6 +29,7 @@ struct Layout {
     int64_t rt_interp_head = -1;
     int64_t rt_gil_tstate_current = -1;  // 3.7-3.11: the thread state holding the GIL
     int64_t rt_gc_collecting = -1;       // 3.7-3.8
+    int64_t rt_ceval_gil = -1;           // 3.7-3.11: struct _gil_runtime_state, inline
 
     // PyInterpreterState
     int64_t is_next = -1;
@@ -37,7 +38,7 @@ struct Layout {
     int64_t is_builtins = -1;       // a dict: confirms a guessed interpreter state
     int64_t is_gc_collecting = -1;  // 3.9+
     int64_t is_ceval_gil = -1;      // 3.12+: pointer to struct _gil_runtime_state
-    int64_t gil_last_holder = 8;    // inside struct _gil_runtime_state
+    int64_t gil_last_holder = 8;    // inside struct _gil_runtime_state (3.7+)
     int64_t gil_locked = 16;
 
     // PyThreadState
@@ -50,6 +51,9 @@ struct Layout {
     int64_t ts_thread_id = -1;         // pthread_t
     int64_t ts_native_thread_id = -1;  // 3.11+: the OS thread id
     int64_t ts_size = 0;
+
+    // The eval loop's C function: one native frame per entry frame of the Python stack.
+    const char* eval_function = "_PyEval_EvalFrameDefault";
 
     FrameModel frame_model = FrameModel::FrameObject;
     // PyFrameObject (<= 3.10)
