@@ -81,7 +81,8 @@ cpython::RuntimeAddresses runtimeAddresses(const Module& python) {
 
 // Return-address ranges of the GIL and collector functions, from the interpreter's symbols.
 std::unique_ptr<cpython::StackScanner> makeScanner(const Memory& memory, const ModuleSet& modules,
-                                                   const Module& python) {
+                                                   const Module& python,
+                                                   const cpython::Layout& layout) {
     const ElfFile* elf = python.file();
     if (elf == nullptr) return nullptr;
     auto ranges = [&](const std::vector<std::string>& names) {
@@ -99,7 +100,11 @@ std::unique_ptr<cpython::StackScanner> makeScanner(const Memory& memory, const M
     f.take_gil = ranges(cpython::kTakeGilFunctions);
     f.drop_gil = ranges(cpython::kDropGilFunctions);
     f.collector = ranges(cpython::kCollectorFunctions);
-    if (f.collector.empty()) f.collector = cpython::collectorFromCallers(*elf, python.loadBias());
+    // Without local symbols (a stripped distribution build), through their exported callers.
+    if (f.take_gil.empty() && layout.take_gil_caller != nullptr)
+        f.take_gil = cpython::calledFirst(*elf, {layout.take_gil_caller}, python.loadBias());
+    if (f.collector.empty())
+        f.collector = cpython::calledFirst(*elf, cpython::kCollectorCallers, python.loadBias());
     f.lock_acquire = ranges(cpython::kLockAcquireFunctions);
     f.gil_acquirers = ranges(cpython::kGilAcquirerFunctions);
     f.wait_code = cpython::waitCode(modules);
@@ -132,7 +137,7 @@ std::optional<PythonPlan> planPython(const Memory& memory, const ModuleSet& modu
         return std::nullopt;
     }
     PythonPlan plan{*known, runtimeAddresses(*python->module),
-                    makeScanner(memory, modules, *python->module)};
+                    makeScanner(memory, modules, *python->module, *known)};
     if (plan.layout.minor >= 13 && plan.addrs.runtime) {
         std::string why;
         if (!cpython::applyDebugOffsets(memory, *plan.addrs.runtime, &plan.layout, &why))

@@ -1,9 +1,7 @@
 #include "cpython/code_ranges.h"
 
-#include <elfutils/libdw.h>
-#include <libelf.h>
-
 #include <cstring>
+#include <optional>
 
 #include "cpython/stack_scan.h"
 
@@ -13,16 +11,37 @@ namespace {
 
 constexpr size_t kMaxCallerBytes = 4096;
 
-// [start, end) of the unwind table entry that begins exactly at `addr` (link-time), if any.
-std::optional<std::pair<uint64_t, uint64_t>> functionAt(Dwarf_CFI* cfi, uint64_t addr) {
-    Dwarf_Frame* frame = nullptr;
-    if (cfi == nullptr || dwarf_cfi_addrframe(cfi, addr, &frame) != 0) return std::nullopt;
-    Dwarf_Addr start = 0, end = 0;
-    bool signal = false;
-    int rc = dwarf_frame_info(frame, &start, &end, &signal);
-    free(frame);
-    if (rc < 0 || start != addr || end <= start) return std::nullopt;
-    return std::make_pair(uint64_t{start}, uint64_t{end});
+// [addr, start of the next function) when a function starts exactly at link-time `addr`,
+// from the binary search table of .eh_frame_hdr (kept by strip: unwinding needs it). Only the
+// table encoding every toolchain emits (4-byte offsets from the header) is understood.
+std::optional<std::pair<uint64_t, uint64_t>> functionAt(const ElfFile& elf, uint64_t addr) {
+    constexpr uint8_t kDatarelSdata4 = 0x3b, kUdata4 = 0x03;
+    auto hdr = elf.section(".eh_frame_hdr");
+    if (!hdr || hdr->size < 12 || hdr->size > (64u << 20)) return std::nullopt;
+    std::vector<unsigned char> bytes(hdr->size);
+    if (elf.readAtVaddr(hdr->addr, bytes.data(), bytes.size()) != bytes.size()) return std::nullopt;
+    if (bytes[0] != 1 || bytes[2] != kUdata4 || bytes[3] != kDatarelSdata4) return std::nullopt;
+    uint32_t count = 0;
+    std::memcpy(&count, &bytes[8], 4);
+    if (count == 0 || 12 + uint64_t{count} * 8 > bytes.size()) return std::nullopt;
+    auto startOf = [&](uint32_t i) {
+        int32_t rel = 0;
+        std::memcpy(&rel, &bytes[12 + size_t{i} * 8], 4);
+        return hdr->addr + static_cast<int64_t>(rel);
+    };
+    uint32_t lo = 0, hi = count;  // first entry starting at or after addr
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (startOf(mid) < addr) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo >= count || startOf(lo) != addr || lo + 1 >= count) return std::nullopt;
+    uint64_t next = startOf(lo + 1);
+    if (next <= addr) return std::nullopt;
+    return std::make_pair(addr, next);
 }
 
 bool isWaitLibrary(const std::string& path) {
@@ -35,16 +54,11 @@ bool isWaitLibrary(const std::string& path) {
 
 }  // namespace
 
-CodeRanges collectorFromCallers(const ElfFile& elf, uint64_t load_bias) {
+CodeRanges calledFirst(const ElfFile& elf, const std::vector<std::string>& callers_names,
+                       uint64_t load_bias) {
     CodeRanges out;
 #if defined(__x86_64__)
-    auto callers = elf.functionRanges(kCollectorCallers);
-    if (callers.empty()) return out;
-    elf_version(EV_CURRENT);
-    Elf* image = elf_memory(reinterpret_cast<char*>(const_cast<unsigned char*>(elf.file().data())),
-                            elf.file().size());
-    if (image == nullptr) return out;
-    Dwarf_CFI* cfi = dwarf_getcfi_elf(image);
+    auto callers = elf.functionRanges(callers_names);
     for (const auto& [start, end] : callers) {
         std::vector<unsigned char> code(std::min<uint64_t>(end - start, kMaxCallerBytes));
         code.resize(elf.readAtVaddr(start, code.data(), code.size()));
@@ -55,16 +69,15 @@ CodeRanges collectorFromCallers(const ElfFile& elf, uint64_t load_bias) {
             int32_t rel = 0;
             std::memcpy(&rel, &code[i + 1], sizeof rel);
             uint64_t target = start + i + 5 + static_cast<int64_t>(rel);
-            if (auto range = functionAt(cfi, target)) {
+            if (auto range = functionAt(elf, target)) {
                 out.emplace_back(range->first + load_bias, range->second + load_bias);
                 break;
             }
         }
     }
-    if (cfi != nullptr) dwarf_cfi_end(cfi);
-    elf_end(image);
 #else
     (void)elf;
+    (void)callers_names;
     (void)load_bias;
 #endif
     return out;

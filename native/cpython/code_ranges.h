@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -13,10 +14,13 @@ namespace triage::cpython {
 
 using CodeRanges = std::vector<std::pair<uint64_t, uint64_t>>;  // run-time [start, end)
 
-// The collector's entry function on a stripped interpreter: the target of the first direct call
-// made by one of kCollectorCallers (exported, so still named), bounded by its unwind table entry
-// (.eh_frame survives stripping). Empty when nothing fits.
-CodeRanges collectorFromCallers(const ElfFile& elf, uint64_t load_bias);
+// A function without a symbol, found through its exported caller: the target of the first
+// direct call made by one of `callers` (exported, so still named on a stripped build) to a
+// function start listed in the unwind tables (.eh_frame_hdr survives stripping), up to the next
+// function. How the collector (called first by PyGC_Collect) and take_gil (by
+// PyEval_RestoreThread) are found without local symbols. Empty when nothing fits.
+CodeRanges calledFirst(const ElfFile& elf, const std::vector<std::string>& callers,
+                       uint64_t load_bias);
 
 // The mapped ranges of the C library, its threads library and the dynamic loader: where a
 // condition-variable, semaphore or futex wait runs.

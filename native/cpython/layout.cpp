@@ -26,6 +26,7 @@ Layout py27() {
     l.co_nlocals = 20, l.co_flags = 28, l.co_varnames = 56, l.f_localsplus = 376;
     l.line_table = LineTable::Lnotab27;
     l.eval_function = "PyEval_EvalFrameEx";
+    l.take_gil_caller = nullptr;  // no take_gil: see kLockAcquireFunctions
     return l;
 }
 
@@ -118,6 +119,7 @@ Layout py313() {
     l.is_next = 7264, l.is_threads_head = 7344, l.is_id = 7272, l.is_gc_collecting = 7600;
     l.is_builtins = 7648;
     l.is_ceval_gil = 16;
+    l.take_gil_caller = nullptr;  // PyEval_RestoreThread attaches the thread state first
     l.ts_current_frame = 72, l.ts_thread_id = 152, l.ts_native_thread_id = 160;
     l.ts_size = 168;
     l.if_code = 0, l.if_previous = 8, l.if_instr = 56, l.if_owner = 70, l.owner_cstack = 3;

@@ -52,6 +52,8 @@ struct Layout {
     int64_t ts_native_thread_id = -1;  // 3.11+: the OS thread id
     int64_t ts_size = 0;
 
+    // An exported function whose first call is take_gil: finds take_gil without local symbols.
+    const char* take_gil_caller = "PyEval_RestoreThread";
     // The eval loop's C function: one native frame per entry frame of the Python stack.
     const char* eval_function = "_PyEval_EvalFrameDefault";
 
