@@ -53,6 +53,15 @@ def extension_spin():
     nogil_spin.spin()
 
 
+def numpy_dot():
+    import numpy
+
+    a = numpy.ones((1500, 1500))
+    started.set()
+    while True:
+        numpy.dot(a, a)
+
+
 def cpu_bound():
     started.set()
     x = 0
@@ -66,6 +75,7 @@ WORKERS = {
     "select": [selecting],
     "lock": [lock_wait],
     "extension": [extension_spin],
+    "numpy": [numpy_dot],
     "cpu": [cpu_bound, cpu_bound],
 }
 
