@@ -455,8 +455,9 @@ InterpreterWalker::GilRecord InterpreterWalker::gilRecord(uint64_t interp) {
 //
 // Waiting and dropping need evidence that the call is live: the stack scan only nominates
 // candidates, a real unwind must show take_gil (drop_gil) as the interpreter's innermost frame
-// with nothing but the wait below it, and the GIL's record must agree: nobody waits for a GIL
-// that they hold themselves, and only the last holder can be dropping it. Without an unwind
+// with nothing but the wait below it, and the GIL's record must agree: only the last holder can be
+// dropping it, and nobody waits for a GIL that they hold or that is free (unless a dropper is
+// handing it over). Without an unwind
 // (no unwinder, a process not stopped) no flag is given: a wrong flag is worse than none.
 //
 // A collector return address anywhere on the live stack counts only while a collection runs.
@@ -477,11 +478,25 @@ void InterpreterWalker::applyStackActivity(uint64_t interp, int collecting,
         if (options_.scanner == nullptr || sp == options_.stack_pointers.end()) continue;
         activity[i] = options_.scanner->scan(sp->second);
         candidates += activity[i].collector_on_stack;
-        if (options_.confirm_all || activity[i].in_take_gil || activity[i].in_drop_gil) {
-            StackActivity sure = options_.scanner->confirm(unwind(i));
-            activity[i].in_take_gil = sure.in_take_gil;
-            activity[i].in_drop_gil = sure.in_drop_gil;
-        }
+        if (options_.confirm_all) activity[i].in_take_gil = activity[i].in_drop_gil = true;
+    }
+    // The GIL's record decides who may be dropping or waiting before anything is unwound (a
+    // whole process asleep has stale GIL addresses on every stack, and no waiter).
+    GilRecord gil = options_.scanner != nullptr ? gilRecord(interp) : GilRecord{};
+    bool handing_over = false;
+    for (size_t i = 0; i < threads->size(); ++i) {
+        bool may_drop = !gil.known || gil.last_holder == (*threads)[i].tstate;
+        activity[i].in_drop_gil =
+            activity[i].in_drop_gil && may_drop && options_.scanner->confirm(unwind(i)).in_drop_gil;
+        handing_over |= activity[i].in_drop_gil;
+    }
+    for (size_t i = 0; i < threads->size(); ++i) {
+        const PyThreadInfo& t = (*threads)[i];
+        bool holds = t.gil == 1 || (gil.known && gil.locked && gil.last_holder == t.tstate);
+        // Nobody waits for a GIL that is free, unless a dropper is handing it over.
+        bool may_wait = !holds && (!gil.known || gil.locked || handing_over);
+        activity[i].in_take_gil =
+            activity[i].in_take_gil && may_wait && options_.scanner->confirm(unwind(i)).in_take_gil;
     }
     if (collecting > 0 && candidates > 1 && options_.unwind_thread) {
         // A stale collector address left in a live frame of another thread: only a real
@@ -497,17 +512,12 @@ void InterpreterWalker::applyStackActivity(uint64_t interp, int collecting,
     }
     bool collector_found = std::any_of(activity.begin(), activity.end(),
                                        [](const StackActivity& a) { return a.collector_on_stack; });
-    GilRecord gil;
-    if (std::any_of(activity.begin(), activity.end(),
-                    [](const StackActivity& a) { return a.in_take_gil || a.in_drop_gil; }))
-        gil = gilRecord(interp);
     for (size_t i = 0; i < threads->size(); ++i) {
         PyThreadInfo& t = (*threads)[i];
         const StackActivity& a = activity[i];
-        bool holds = t.gil == 1 || (gil.known && gil.locked && gil.last_holder == t.tstate);
-        if (a.in_drop_gil && (!gil.known || gil.last_holder == t.tstate)) {
+        if (a.in_drop_gil) {
             t.gil = kGilDropping;
-        } else if (a.in_take_gil && !holds) {
+        } else if (a.in_take_gil) {
             t.gil = kGilWaiting;
         }
         if (collecting <= 0) {

@@ -26,6 +26,10 @@ def ctypes_sleep():
 
 
 def hashing():
+    if sys.version_info[0] == 2:  # noqa: UP036 - this program runs on 2.7 too
+        # 2.7 switches threads every 100 bytecodes, i.e. every ~30 hashes when the hash holds
+        # the GIL (no OpenSSL): the main thread would wait minutes to say "ready".
+        sys.setcheckinterval(1)
     data = b"x" * (200 * 1024 * 1024)
     started.set()
     while True:
