@@ -16,6 +16,11 @@ struct PyFrameInfo {
     std::optional<std::string> qualname;  // 3.11+
     int line = -1;                        // -1: unknown
     int first_line = 0;
+    // 3.11+ (PEP 657 location table): the instruction's span, columns 0-based as
+    // code.co_positions() gives them; -1 when unknown or before 3.11.
+    int end_line = -1;
+    int column = -1;
+    int end_column = -1;
     bool is_entry = true;  // the first frame run by its own C call of the eval loop
     uint64_t frame_address = 0;
     uint64_t code_address = 0;
@@ -54,6 +59,9 @@ struct PyThreadInfo {
     std::vector<std::string> warnings;
     bool python = true;  // has a Python thread state; false for native-only threads
     std::vector<NativeFrameInfo> native_frames;  // outermost first; with native modes only
+    // Live processes: the kernel's name of the thread (/proc/PID/task/TID/comm), as PyStack
+    // prints it after the tid.
+    std::optional<std::string> os_name;
 };
 
 struct PythonVersion {

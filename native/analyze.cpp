@@ -3,6 +3,7 @@
 #include <elf.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <set>
@@ -276,6 +277,17 @@ void fillProcessInfo(int pid, const ProcessStatus& status, Analysis* out) {
     }
 }
 
+// The kernel's thread names (the OS name a program gives with prctl or pthread_setname_np).
+void readThreadNames(int pid, Analysis* out) {
+    for (auto& thread : out->threads) {
+        if (thread.tid == 0) continue;
+        std::ifstream comm("/proc/" + std::to_string(pid) + "/task/" + std::to_string(thread.tid) +
+                           "/comm");
+        std::string name;
+        if (comm && std::getline(comm, name)) thread.os_name = sanitizeUtf8(name.substr(0, 64));
+    }
+}
+
 }  // namespace
 
 Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
@@ -415,6 +427,7 @@ Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
         out.stopped_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     }
+    readThreadNames(pid, &out);
     if (!native_stacks.empty())
         symbolizeAll(*unwinder, native_threads, native_stacks,
                      plan ? plan->layout.eval_function : "", &out);

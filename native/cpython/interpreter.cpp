@@ -284,9 +284,17 @@ PyFrameInfo InterpreterWalker::makeFrame(uint64_t frame, uint64_t code_addr, int
     out.function = info.function;
     out.qualname = info.qualname;
     out.first_line = info.first_line;
-    out.line = byte_offset < 0 ? info.first_line
-                               : lineForOffset(layout_.line_table, info.line_table, info.first_line,
-                                               byte_offset);
+    if (layout_.line_table == LineTable::Locations311 && byte_offset >= 0) {
+        Location where = locationForOffset(info.line_table, info.first_line, byte_offset);
+        out.line = where.line;
+        out.end_line = where.end_line;
+        out.column = where.column;
+        out.end_column = where.end_column;
+    } else {
+        out.line = byte_offset < 0 ? info.first_line
+                                   : lineForOffset(layout_.line_table, info.line_table,
+                                                   info.first_line, byte_offset);
+    }
     if (options_.locals) collectLocals(frame, info, &out);
     return out;
 }
