@@ -41,6 +41,14 @@ struct NativeFrameInfo {
     bool inlined = false;  // a call inlined at this address (same address as its caller)
 };
 
+// The exception a thread is raising or handling, read from its thread state.
+struct PyExceptionInfo {
+    std::string type;  // the exception's type name (tp_name), e.g. "ValueError"
+    std::string repr;  // bounded repr of the exception object; empty when only the type is known
+    bool handled = false;  // true: being handled (an except block runs); false: being raised
+    std::vector<PyFrameInfo> traceback;  // its traceback, outermost first (file, function, line)
+};
+
 constexpr int kGilWaiting = 2;
 constexpr int kGilDropping = 3;
 
@@ -62,6 +70,7 @@ struct PyThreadInfo {
     // Live processes: the kernel's name of the thread (/proc/PID/task/TID/comm), as PyStack
     // prints it after the tid.
     std::optional<std::string> os_name;
+    std::optional<PyExceptionInfo> exception;  // none when the thread has no exception in flight
 };
 
 struct PythonVersion {

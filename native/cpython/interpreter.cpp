@@ -202,6 +202,120 @@ void InterpreterWalker::walkThread(uint64_t tstate, PyThreadInfo* thread) {
         walkInterpreterFrames(frame, thread);
     }
     std::reverse(thread->frames.begin(), thread->frames.end());
+    thread->exception = exceptionInFlight(ts);
+}
+
+bool InterpreterWalker::isNone(uint64_t obj) const {
+    return objects_.typeName(objects_.typeOf(obj)) == "NoneType";
+}
+
+// The exception the thread is raising (it is what the thread does now), else the innermost one
+// an except block is handling (the handler items of enclosing blocks hold None when idle).
+std::optional<PyExceptionInfo> InterpreterWalker::exceptionInFlight(
+    const std::vector<unsigned char>& ts) {
+    constexpr int kMaxHandlers = 64;
+    uint64_t type = 0, value = 0, tb = 0;
+    bool handled = false;
+    if (layout_.ts_curexc_value >= 0) {
+        value = field<uint64_t>(ts, layout_.ts_curexc_value);
+        if (layout_.ts_curexc_type >= 0) type = field<uint64_t>(ts, layout_.ts_curexc_type);
+        if (layout_.ts_curexc_traceback >= 0) tb = field<uint64_t>(ts, layout_.ts_curexc_traceback);
+    }
+    if (value == 0 && type == 0) {
+        handled = true;
+        if (layout_.ts_exc_value >= 0) {
+            value = field<uint64_t>(ts, layout_.ts_exc_value);
+            type = field<uint64_t>(ts, layout_.ts_exc_type);
+            tb = field<uint64_t>(ts, layout_.ts_exc_traceback);
+        } else if (layout_.ts_exc_info >= 0) {
+            uint64_t item = field<uint64_t>(ts, layout_.ts_exc_info);
+            for (int i = 0; item != 0 && i < kMaxHandlers; ++i) {
+                uint64_t v = 0;
+                if (!mem_.readPointer(item + layout_.exc_item_value, &v)) break;
+                if (v != 0 && !isNone(v)) {
+                    value = v;
+                    break;
+                }
+                if (!mem_.readPointer(item + layout_.exc_item_previous, &item)) break;
+            }
+        }
+    }
+    if (value != 0 && isNone(value)) value = 0;
+    if (type != 0 && isNone(type)) type = 0;
+    if (tb != 0 && isNone(tb)) tb = 0;
+    if (value == 0 && type == 0) return std::nullopt;
+    PyExceptionInfo out;
+    out.handled = handled;
+    // The type object when the thread state has one (2.x may hold an unnormalized value: a
+    // string or a tuple), else the value's own type.
+    out.type = objects_.typeName(type != 0 ? type : objects_.typeOf(value));
+    if (out.type.empty()) out.type = "???";
+    if (value != 0) out.repr = exceptionRepr(value, out.type);
+    if (tb == 0 && value != 0 && layout_.exc_traceback >= 0)
+        mem_.readPointer(value + layout_.exc_traceback, &tb);
+    if (tb != 0 && !isNone(tb)) out.traceback = tracebackFrames(tb);
+    return out;
+}
+
+// As Python shows an exception: its type's name and the repr of its arguments, "Name(arg, ...)";
+// the generic repr when the arguments cannot be read (not an exception instance).
+std::string InterpreterWalker::exceptionRepr(uint64_t value, const std::string& type) {
+    constexpr int64_t kMaxArgs = 8;
+    uint64_t args = 0;
+    int64_t count = 0;
+    auto flags = objects_.typeFlags(objects_.typeOf(value));
+    if (!flags || !mem_.readPointer(value + layout_.exc_args, &args) || args == 0 ||
+        !objects_.typeFlags(objects_.typeOf(args)) ||
+        (*objects_.typeFlags(objects_.typeOf(args)) & kTupleSubclass) == 0 ||
+        !mem_.readValue(args + 16, &count) || count < 0)
+        return reprs_.repr(value);
+    std::vector<uint64_t> items(static_cast<size_t>(std::min(count, kMaxArgs)));
+    if (!items.empty() && !mem_.read(args + 24, items.data(), items.size() * 8))
+        return reprs_.repr(value);
+    size_t dot = type.rfind('.');
+    std::string out = (dot == std::string::npos ? type : type.substr(dot + 1)) + "(";
+    for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + reprs_.repr(items[i]);
+    if (count > kMaxArgs) out += ", ...";
+    return out + ")";
+}
+
+// A traceback's entries, from the frame that caught or re-raised to the one that raised.
+std::vector<PyFrameInfo> InterpreterWalker::tracebackFrames(uint64_t tb) {
+    constexpr size_t kMaxEntries = 1024;
+    std::vector<PyFrameInfo> frames;
+    std::unordered_set<uint64_t> seen;
+    while (tb != 0 && frames.size() < kMaxEntries && seen.insert(tb).second) {
+        uint64_t frame = 0, code_addr = 0;
+        int32_t lasti = -1, lineno = -1;
+        if (!mem_.readPointer(tb + layout_.tb_frame, &frame) ||
+            !mem_.readValue(tb + layout_.tb_lasti, &lasti) ||
+            !mem_.readValue(tb + layout_.tb_lineno, &lineno))
+            break;
+        if (layout_.frame_object_frame >= 0) {
+            uint64_t iframe = 0;
+            if (mem_.readPointer(frame + layout_.frame_object_frame, &iframe) && iframe != 0)
+                mem_.readPointer(iframe + layout_.if_code, &code_addr);
+        } else {
+            mem_.readPointer(frame + layout_.f_code, &code_addr);
+        }
+        const CodeInfo& info = code(code_addr);
+        PyFrameInfo f;
+        f.frame_address = frame;
+        f.code_address = code_addr;
+        f.file = info.valid ? info.file : "???";
+        f.function = info.valid ? info.function : "???";
+        f.qualname = info.qualname;
+        f.first_line = info.first_line;
+        // 3.12+ leaves the line to be computed from the instruction offset.
+        int64_t offset = layout_.lasti_counts_units ? int64_t{lasti} * 2 : lasti;
+        f.line = lineno >= 0 ? lineno
+                 : info.valid && lasti >= 0
+                     ? lineForOffset(layout_.line_table, info.line_table, info.first_line, offset)
+                     : -1;
+        frames.push_back(std::move(f));
+        if (!mem_.readPointer(tb + layout_.tb_next, &tb) || isNone(tb)) break;
+    }
+    return frames;
 }
 
 // One step of a frame walk: bounded (frames kept and steps taken, shims included), cycle-safe,

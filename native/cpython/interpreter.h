@@ -76,6 +76,10 @@ class InterpreterWalker {
     bool plausibleInterpreter(uint64_t interp, bool need_threads = false);
     uint64_t scanForInterpreter();
     void walkThread(uint64_t tstate, PyThreadInfo* thread);
+    std::optional<PyExceptionInfo> exceptionInFlight(const std::vector<unsigned char>& ts);
+    std::vector<PyFrameInfo> tracebackFrames(uint64_t tb);
+    std::string exceptionRepr(uint64_t value, const std::string& type);
+    bool isNone(uint64_t obj) const;
     static void orderByTid(std::vector<PyThreadInfo>* threads);
     struct FrameCursor {
         explicit FrameCursor(int64_t frame_size) : buf(static_cast<size_t>(frame_size)) {}

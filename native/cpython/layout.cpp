@@ -25,6 +25,8 @@ Layout py27() {
     l.co_linetable = 104, l.co_size = 128;
     l.co_nlocals = 20, l.co_flags = 28, l.co_varnames = 56, l.f_localsplus = 376;
     l.line_table = LineTable::Lnotab27;
+    l.ts_curexc_type = 72, l.ts_curexc_value = 80, l.ts_curexc_traceback = 88;
+    l.ts_exc_type = 96, l.ts_exc_value = 104, l.ts_exc_traceback = 112;
     l.eval_function = "PyEval_EvalFrameEx";
     l.take_gil_caller = nullptr;  // no take_gil: see kLockAcquireFunctions
     return l;
@@ -39,6 +41,9 @@ Layout py36() {
     l.co_linetable = 112, l.co_size = 144;
     l.co_kwonlyargcount = 20, l.co_nlocals = 24, l.co_flags = 32, l.co_varnames = 64;
     l.f_localsplus = 376;
+    l.ts_curexc_type = 80, l.ts_curexc_value = 88, l.ts_curexc_traceback = 96;
+    l.ts_exc_type = 104, l.ts_exc_value = 112, l.ts_exc_traceback = 120;
+    l.exc_traceback = 32;
     return l;
 }
 
@@ -66,6 +71,9 @@ Layout py37to310(int minor) {
         l.co_kwonlyargcount = 24, l.co_nlocals = 28, l.co_flags = 36, l.co_varnames = 72;
     }
     l.f_localsplus = minor >= 10 ? 352 : 360;
+    l.ts_curexc_type = 88, l.ts_curexc_value = 96, l.ts_curexc_traceback = 104;
+    l.ts_exc_info = 144, l.exc_item_value = 8, l.exc_item_previous = 24;
+    l.exc_traceback = 32;
     l.line_table = minor >= 10 ? LineTable::Linetable310 : LineTable::Lnotab36;
     return l;
 }
@@ -80,6 +88,8 @@ Layout interpreterFrameBase(int minor) {
     l.frame_size = 80;
     l.co_filename = 112, l.co_name = 120, l.co_qualname = 128, l.co_linetable = 136;
     l.co_flags = 48, l.co_varnames = 96, l.co_localspluskinds = 104, l.f_localsplus = 72;
+    l.exc_item_value = 0, l.exc_item_previous = 8, l.exc_traceback = 40;
+    l.frame_object_frame = 24;
     return l;
 }
 
@@ -90,6 +100,8 @@ Layout py311() {
     l.is_builtins = 912;
     l.ts_cframe = 56, l.cframe_current = 8, l.ts_thread_id = 152, l.ts_native_thread_id = 160;
     l.ts_size = 168;
+    l.ts_curexc_type = 96, l.ts_curexc_value = 104, l.ts_curexc_traceback = 112;
+    l.ts_exc_info = 120;
     l.if_code = 32, l.if_previous = 48, l.if_instr = 56, l.if_is_entry = 68, l.if_owner = 69;
     l.co_argcount = 56, l.co_firstlineno = 72, l.co_firsttraceable = 168;
     l.co_kwonlyargcount = 64;
@@ -105,6 +117,7 @@ Layout py312() {
     l.is_ceval_gil = 384;
     l.ts_cframe = 56, l.cframe_current = 0, l.ts_thread_id = 136, l.ts_native_thread_id = 144;
     l.ts_size = 152;
+    l.ts_curexc_value = 96, l.ts_exc_info = 104;
     l.if_code = 0, l.if_previous = 8, l.if_instr = 56, l.if_owner = 70, l.owner_cstack = 3;
     l.co_argcount = 52, l.co_firstlineno = 68, l.co_firsttraceable = 176;
     l.co_kwonlyargcount = 60;
@@ -122,6 +135,7 @@ Layout py313() {
     l.take_gil_caller = nullptr;  // PyEval_RestoreThread attaches the thread state first
     l.ts_current_frame = 72, l.ts_thread_id = 152, l.ts_native_thread_id = 160;
     l.ts_size = 168;
+    l.ts_curexc_value = 112, l.ts_exc_info = 120;
     l.if_code = 0, l.if_previous = 8, l.if_instr = 56, l.if_owner = 70, l.owner_cstack = 3;
     l.co_argcount = 52, l.co_firstlineno = 68, l.co_firsttraceable = 184;
     l.co_kwonlyargcount = 60;

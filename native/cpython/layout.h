@@ -51,6 +51,21 @@ struct Layout {
     int64_t ts_thread_id = -1;         // pthread_t
     int64_t ts_native_thread_id = -1;  // 3.11+: the OS thread id
     int64_t ts_size = 0;
+    // The exception in flight. Being raised: curexc_* (2.7-3.11), current_exception (3.12+).
+    int64_t ts_curexc_type = -1;
+    int64_t ts_curexc_value = -1;
+    int64_t ts_curexc_traceback = -1;
+    // Being handled: exc_* in the thread state (2.7, 3.6), else a stack of handler items.
+    int64_t ts_exc_type = -1;
+    int64_t ts_exc_value = -1;
+    int64_t ts_exc_traceback = -1;
+    int64_t ts_exc_info = -1;        // 3.7+: _PyErr_StackItem* of the innermost handler
+    int64_t exc_item_value = -1;     //   its exc_value
+    int64_t exc_item_previous = -1;  //   the enclosing handler's item
+    int64_t exc_traceback = -1;      // PyBaseExceptionObject.traceback (3.x)
+    int64_t exc_args = 24;           // PyBaseExceptionObject.args, a tuple
+    int64_t tb_next = 16, tb_frame = 24, tb_lasti = 32, tb_lineno = 36;  // PyTracebackObject
+    int64_t frame_object_frame = -1;  // 3.11+: PyFrameObject.f_frame, its _PyInterpreterFrame
 
     // An exported function whose first call is take_gil: finds take_gil without local symbols.
     const char* take_gil_caller = "PyEval_RestoreThread";
