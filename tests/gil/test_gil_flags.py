@@ -71,7 +71,11 @@ def test_no_false_gil_flags(
         kill(target)
     for how, threads in seen.items():
         assert len(threads) >= 2, (how, threads)
-        wrong = {tid: gil for tid, gil in threads.items() if gil in FALSE_FLAGS}
+        # The worker is the thread under test. The main thread can really wait: it needs the GIL
+        # back after saying "ready", from a worker whose hash holds it (no OpenSSL: 2.7, 3.6).
+        wrong = {
+            tid: gil for tid, gil in threads.items() if gil in FALSE_FLAGS and tid != target.pid
+        }
         assert not wrong, f"{how}: {wrong} (all: {threads})"
 
 
