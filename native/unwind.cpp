@@ -15,6 +15,7 @@
 #include "demangle.h"
 #include "errors.h"
 #include "mapped_file.h"
+#include "symbol_cache.h"
 
 namespace triage {
 
@@ -167,6 +168,11 @@ bool stillStopped(int tid) {
 NativeUnwinder::NativeUnwinder(const ModuleSet& modules) : modules_(modules) {}
 
 NativeUnwinder::~NativeUnwinder() {
+    try {
+        SymbolCache::shared().flush();
+    } catch (const std::exception&) {
+        // A cache that cannot be written only costs time on the next run.
+    }
     if (dwfl_ != nullptr) dwfl_end(dwfl_);
     if (core_elf_ != nullptr) elf_end(core_elf_);
 }
@@ -251,8 +257,8 @@ std::vector<NativeFrameInfo> NativeUnwinder::symbolize(const Pcs& pcs) {
 // Appends the frames at one return address, innermost first: the calls inlined there (from
 // DWARF scopes), then the function that contains them.
 void NativeUnwinder::symbolizeOne(uint64_t pc, bool activation, std::vector<NativeFrameInfo>* out) {
-    auto key = std::make_pair(pc, activation);
-    auto cached = cache_.find(key);
+    auto key_pc = std::make_pair(pc, activation);
+    auto cached = cache_.find(key_pc);
     if (cached != cache_.end()) {
         out->insert(out->end(), cached->second.begin(), cached->second.end());
         return;
@@ -273,6 +279,26 @@ void NativeUnwinder::symbolizeOne(uint64_t pc, bool activation, std::vector<Nati
         const Module* mapped = modules_.moduleAt(pc);
         frame.library_path = mapped ? mapped->name : (modname != nullptr ? modname : "");
         frame.offset = pc - low;
+        // Symbols of this address symbolized before (this run, an earlier core, an earlier
+        // run): the DWARF of the module is then not even opened.
+        const ModuleIdentity& id = identity(mod);
+        Dwarf_Addr link_bias = id.bias;
+        uint64_t key = ((lookup - link_bias) << 1) | (activation ? 1 : 0);
+        CachedFrames known;
+        if (id.cacheable && SymbolCache::shared().find(id.build_id, id.source, key, &known)) {
+            for (const auto& k : known) {
+                NativeFrameInfo f = frame;
+                f.function = k.function;
+                f.file = k.file;
+                f.line = k.line;
+                f.column = k.column;
+                f.inlined = k.inlined;
+                here.push_back(std::move(f));
+            }
+            out->insert(out->end(), here.begin(), here.end());
+            cache_.emplace(key_pc, std::move(here));
+            return;
+        }
         GElf_Off offset;
         GElf_Sym sym;
         if (const char* name =
@@ -323,10 +349,46 @@ void NativeUnwinder::symbolizeOne(uint64_t pc, bool activation, std::vector<Nati
                 frame.column = static_cast<int>(value);
         }
         free(scopes);
+        here.push_back(frame);
+        if (id.cacheable) {
+            CachedFrames learned;
+            for (const auto& f : here)
+                learned.push_back({f.function, f.file, f.line, f.column, f.inlined});
+            SymbolCache::shared().add(id.build_id, id.source, key, learned);
+        }
+    } else {
+        here.push_back(frame);
     }
-    here.push_back(frame);
     out->insert(out->end(), here.begin(), here.end());
-    cache_.emplace(key, std::move(here));
+    cache_.emplace(key_pc, std::move(here));
+}
+
+// What identifies a module's symbols: its build id and the file they come from (its path, size
+// and modification time: a stripped copy keeps the build id but not the symbols).
+const NativeUnwinder::ModuleIdentity& NativeUnwinder::identity(Dwfl_Module* mod) {
+    auto it = identities_.find(mod);
+    if (it != identities_.end()) return it->second;
+    ModuleIdentity id;
+    const unsigned char* bits = nullptr;
+    GElf_Addr vaddr = 0;
+    int n = dwfl_module_build_id(mod, &bits, &vaddr);
+    Dwarf_Addr bias = 0;
+    Elf* elf = dwfl_module_getelf(mod, &bias);
+    const char* mainfile = nullptr;
+    dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, nullptr);
+    struct stat st{};
+    if (n > 0 && elf != nullptr && mainfile != nullptr && ::stat(mainfile, &st) == 0) {
+        static const char kHex[] = "0123456789abcdef";
+        for (int i = 0; i < n; ++i) {
+            id.build_id += kHex[bits[i] >> 4];
+            id.build_id += kHex[bits[i] & 15];
+        }
+        id.bias = bias;
+        id.source = std::string(mainfile) + ":" + std::to_string(st.st_size) + ":" +
+                    std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+        id.cacheable = true;
+    }
+    return identities_.emplace(mod, std::move(id)).first->second;
 }
 
 }  // namespace triage
