@@ -430,3 +430,58 @@ def test_every_option_has_help() -> None:
         if not action.help and action.dest != "help"
     ]
     assert missing == []
+
+
+def test_watch_reports_events_as_json_lines_and_duplicates(
+    tmp_path: Path, cores: dict[str, list[Path]]
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    log = tmp_path / "events.jsonl"
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with open(log, "wb") as out:
+        watcher = subprocess.Popen(
+            [PYTHON, "-m", "triage", "watch", str(spool), "--db", url, "--json", "--no-report",
+             "--settle", "0.5", "--rescan", "1", "--workers", "1"],
+            cwd=tmp_path, stdout=out, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            shutil.copyfile(cores["abort"][0], spool / "first")
+            shutil.copyfile(cores["abort"][0], spool / "again")  # the same content
+            deadline = 120
+            import time
+
+            start = time.monotonic()
+            while time.monotonic() - start < deadline:
+                events = [json.loads(line) for line in log.read_text().splitlines() if line]
+                kinds = [event["event"] for event in events]
+                if "done" in kinds and "duplicate" in kinds:
+                    break
+                time.sleep(0.2)
+        finally:
+            watcher.terminate()
+            watcher.wait(timeout=30)
+    events = [json.loads(line) for line in log.read_text().splitlines() if line]
+    assert all("time" in event and "message" in event for event in events)
+    done = next(event for event in events if event["event"] == "done")
+    duplicate = next(event for event in events if event["event"] == "duplicate")
+    assert duplicate["crash"] == done["crash"]
+
+
+def test_ingest_without_a_terminal_prints_each_result_once(
+    tmp_path: Path, cores: dict[str, list[Path]]
+) -> None:
+    core = shutil.copyfile(cores["segv"][0], tmp_path / "one.core")
+    result = run_triage("ingest", str(core), "--db", f"sqlite:///{tmp_path / 'i.db'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1 and result.stderr == ""
+    as_json = run_triage(
+        "ingest", str(core), "--json", "--db", f"sqlite:///{tmp_path / 'i.db'}", cwd=tmp_path
+    )
+    assert json.loads(as_json.stdout)[0]["status"] == "done"
+
+
+def test_a_missing_database_driver_names_the_extra(tmp_path: Path) -> None:
+    result = run_triage("groups", "--db", "mysql+mysqldb://u:p@localhost/x", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "driver is not installed" in result.stderr and "Traceback" not in result.stderr

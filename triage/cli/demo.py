@@ -110,6 +110,7 @@ def _make_cores(pythons: list[Any], spool: Path, work: Path) -> int:
 def _ingest(spool: Path, url: str, reports: str, workers: int | None) -> bool:
     """Ingest the demo spool; True when the HTML report was rendered."""
     from ..signature import load_config
+    from ..spool.events import quiet
     from ..spool.intake import ingest_file
     from ..spool.pipeline import Pipeline, report_renderer
     from ..spool.pool import WorkerPool
@@ -121,7 +122,7 @@ def _ingest(spool: Path, url: str, reports: str, workers: int | None) -> bool:
         for path in scan(str(spool)):
             ingest_file(store, path, str(spool))
         with WorkerPool(workers or os.cpu_count() or 1) as pool:
-            pipeline = Pipeline(store, pool, load_config(None), reports, log=lambda _: None)
+            pipeline = Pipeline(store, pool, load_config(None), reports, log=quiet)
             pipeline.drain()
             pipeline.render_reports()
     finally:

@@ -37,6 +37,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "places source lines are shown from",
     )
     parser.add_argument(
+        "--json", action="store_true", help="print what was rendered as a JSON object"
+    )
+    parser.add_argument(
         "--no-locals",
         action="store_true",
         help="leave local variable values out of every page (they can hold secrets)",
@@ -56,9 +59,22 @@ def run(args: argparse.Namespace) -> int:
         stats = render_all(store, out, no_locals=args.no_locals, source_roots=roots)
     finally:
         store.close()
+    index = os.path.join(out, "index.html")
+    if args.json:
+        import json
+
+        summary = {
+            "index": index,
+            "written": stats.written,
+            "unchanged": stats.unchanged,
+            "removed": stats.removed,
+            "seconds": round(stats.seconds, 3),
+        }
+        print(json.dumps(summary))
+        return 0
     print(
         f"{stats.written} pages written, {stats.unchanged} unchanged, {stats.removed} removed "
-        f"in {stats.seconds:.1f} s: {os.path.join(out, 'index.html')}",
+        f"in {stats.seconds:.1f} s: {index}",
         file=sys.stderr,
     )
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,17 +16,13 @@ from ..signature import SignatureConfig, compute
 from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
 from ..store.grouping import Outcome, record_outcome
 from ..store.queue import claim, readable_here, recover, still_claimed, worker_identity
+from .events import Log, stderr_log
 from .pool import Job, Result, WorkerPool
 from .verdict import ungroupable
 
-Log = Callable[[str], None]
 # Pending cores another host's spool holds are not looked at again for this long (a shared
 # spool may show a file later than the database does).
 FOREIGN_RETRY_SECONDS = 30.0
-
-
-def stderr_log(message: str) -> None:
-    print(f"triage: {message}", file=sys.stderr, flush=True)
 
 
 class Pipeline:
@@ -96,17 +91,32 @@ class Pipeline:
         if not still_claimed(self.store, result.crash_id, self.identity):
             # Taken back as stale by another watcher, which analyzes it again: recording this
             # result too would count the crash twice.
-            self.log(f"crash {result.crash_id}: claim taken back by another watcher; dropped")
+            self.log(
+                f"crash {result.crash_id}: claim taken back by another watcher; dropped",
+                "dropped",
+                crash=result.crash_id,
+            )
             return
         outcome = outcome_of(result, self.config)
         group = record_outcome(self.store, result.crash_id, outcome)
         self.finished.append(result.crash_id)
         signature = outcome.signature.text if outcome.signature else None
         if outcome.status == DONE:
-            self.log(f"crash {result.crash_id} done: group {group}: {signature}")
+            self.log(
+                f"crash {result.crash_id} done: group {group}: {signature}",
+                "done",
+                crash=result.crash_id,
+                group=group,
+                signature=signature,
+            )
         else:
             where = f" (group {group}: {signature})" if group is not None else ""
-            self.log(f"crash {result.crash_id} failed: {outcome.error}{where}")
+            self.log(
+                f"crash {result.crash_id} failed: {outcome.error}{where}",
+                "failed",
+                crash=result.crash_id,
+                error=outcome.error,
+            )
 
     def drain(
         self,
