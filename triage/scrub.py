@@ -123,6 +123,18 @@ def _strings(value: Any, what: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def configured_rules() -> ScrubRules:
+    """The rules of the configured rules file ($TRIAGE_SIGNATURE_CONFIG), else the defaults;
+    the signature package is only imported when there is a file to read."""
+    import os
+
+    if not os.environ.get("TRIAGE_SIGNATURE_CONFIG"):
+        return ScrubRules()
+    from .signature.config import load_config
+
+    return load_config(None).scrub
+
+
 def scrub(analysis: Analysis, rules: ScrubRules | None = None) -> Analysis:
     """ANALYSIS with every secret value replaced (a new object; the model is frozen)."""
     rules = rules or ScrubRules()

@@ -67,10 +67,9 @@ def run(args: argparse.Namespace) -> int:
 def print_analysis(analysis: Analysis, args: argparse.Namespace) -> int:
     """Print as text or JSON; fail (after printing what there is) when no Python was found."""
     if not args.no_scrub:
-        from ..scrub import scrub
-        from ..signature.config import load_config
+        from ..scrub import configured_rules, scrub
 
-        analysis = scrub(analysis, load_config(None).scrub)
+        analysis = scrub(analysis, configured_rules())
     failure = failure_reason(analysis)
     if failure is not None and analysis.warnings:
         # The error stays one line: what went wrong before (a truncated core) leads it.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
-from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # `triage core` imports this module: socket and datetime only when used
+    from datetime import datetime
 
 _SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdwy])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
@@ -80,6 +82,8 @@ def add_host(parser: argparse.ArgumentParser) -> None:
 
 
 def host_name(args: argparse.Namespace) -> str:
+    import socket
+
     return args.host or os.environ.get("TRIAGE_HOST") or socket.gethostname()
 
 
@@ -155,6 +159,8 @@ def add_filters(parser: argparse.ArgumentParser) -> None:
 
 def since(value: str) -> datetime:
     """``7d`` (an age: s, m, h, d, w, y) or an ISO date/time, as an aware UTC datetime."""
+    from datetime import datetime, timedelta, timezone
+
     match = _SPAN.match(value.strip())
     now = datetime.now(timezone.utc)
     if match:

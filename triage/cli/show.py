@@ -58,8 +58,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..document import from_json, to_json
-    from ..scrub import scrub
-    from ..signature.config import load_config
+    from ..scrub import configured_rules, scrub
     from ..store import open_store
     from ..store.queries import (
         breakdowns,
@@ -85,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     # Stored analyses are scrubbed when recorded; one from an older release is scrubbed here.
-    analysis = scrub(from_json(document), load_config(None).scrub) if document else None
+    analysis = scrub(from_json(document), configured_rules()) if document else None
     if document is not None and analysis is not None:
         document = to_json(analysis)
     if args.json:
