@@ -267,10 +267,10 @@ std::string InterpreterWalker::exceptionRepr(uint64_t value, const std::string& 
     if (!flags || !mem_.readPointer(value + layout_.exc_args, &args) || args == 0 ||
         !objects_.typeFlags(objects_.typeOf(args)) ||
         (*objects_.typeFlags(objects_.typeOf(args)) & kTupleSubclass) == 0 ||
-        !mem_.readValue(args + 16, &count) || count < 0)
+        !mem_.readValue(args + layout_.ob_size, &count) || count < 0)
         return reprs_.repr(value);
     std::vector<uint64_t> items(static_cast<size_t>(std::min(count, kMaxArgs)));
-    if (!items.empty() && !mem_.read(args + 24, items.data(), items.size() * 8))
+    if (!items.empty() && !mem_.read(args + layout_.seq_items, items.data(), items.size() * 8))
         return reprs_.repr(value);
     size_t dot = type.rfind('.');
     std::string out = (dot == std::string::npos ? type : type.substr(dot + 1)) + "(";
@@ -417,9 +417,9 @@ void InterpreterWalker::readNames(const std::vector<unsigned char>& buf, CodeInf
     constexpr int64_t kMaxNames = 4096;
     uint64_t names = field<uint64_t>(buf, layout_.co_varnames);
     int64_t count = 0;
-    if (!mem_.readValue(names + 16, &count) || count < 0) return;
+    if (!mem_.readValue(names + layout_.ob_size, &count) || count < 0) return;
     std::vector<uint64_t> items(static_cast<size_t>(std::min(count, kMaxNames)));
-    if (!mem_.read(names + 24, items.data(), items.size() * 8)) return;
+    if (!mem_.read(names + layout_.seq_items, items.data(), items.size() * 8)) return;
     for (uint64_t item : items)
         info->varnames.push_back(objects_.readText(item, 256).value_or("?"));
     if (layout_.co_localspluskinds >= 0) {
@@ -448,7 +448,7 @@ void InterpreterWalker::collectLocals(uint64_t frame, const CodeInfo& info, PyFr
         bool is_cell = i < info.kinds.size() && (info.kinds[i] & kCellOrFree) != 0;
         if (is_cell && objects_.typeName(objects_.typeOf(value)) == "cell") {
             // Show what the closure cell holds, not the cell.
-            if (!mem_.readPointer(value + 16, &value) || value == 0) continue;
+            if (!mem_.readPointer(value + layout_.cell_ref, &value) || value == 0) continue;
         }
         auto& target = static_cast<int>(i) < info.nargs ? out->arguments : out->locals;
         target.emplace_back(info.varnames[i], reprs_.repr(value));

@@ -25,6 +25,8 @@ Layout py27() {
     l.co_linetable = 104, l.co_size = 128;
     l.co_nlocals = 20, l.co_flags = 28, l.co_varnames = 56, l.f_localsplus = 376;
     l.line_table = LineTable::Lnotab27;
+    l.bytes_data = 36, l.text_is_bytes = true, l.set_entry_hash_first = true;
+    l.dict_format = DictFormat::OpenAddressing27;
     l.ts_curexc_type = 72, l.ts_curexc_value = 80, l.ts_curexc_traceback = 88;
     l.ts_exc_type = 96, l.ts_exc_value = 104, l.ts_exc_traceback = 112;
     l.eval_function = "PyEval_EvalFrameEx";
@@ -87,6 +89,9 @@ Layout interpreterFrameBase(int minor) {
     l.ts_next = 8, l.ts_interp = 16;
     l.frame_size = 80;
     l.co_filename = 112, l.co_name = 120, l.co_qualname = 128, l.co_linetable = 136;
+    l.dict_format = DictFormat::Keys311;
+    l.long_tag = minor >= 12;
+    l.dict_values_header = minor >= 13 ? 8 : 0;
     l.co_flags = 48, l.co_varnames = 96, l.co_localspluskinds = 104, l.f_localsplus = 72;
     l.exc_item_value = 0, l.exc_item_previous = 8, l.exc_traceback = 40;
     l.frame_object_frame = 24;

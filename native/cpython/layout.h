@@ -22,6 +22,12 @@ enum class LineTable {
     Locations311   // 3.11+: PEP 657 location table
 };
 
+enum class DictFormat {
+    OpenAddressing27,  // 2.7: ma_mask + 1 slots of {hash, key, value}
+    Keys36,            // 3.6-3.10: PyDictKeysObject, dk_size then an index table, then entries
+    Keys311,           // 3.11+: dk_log2_size/dk_kind header; unicode-keyed entries without hash
+};
+
 struct Layout {
     int major = 0, minor = 0;
 
@@ -106,9 +112,29 @@ struct Layout {
     int64_t co_size = 0;
     LineTable line_table = LineTable::Lnotab36;
 
-    // Objects
+    // Objects: PyObject_HEAD and the builtins whose values the reprs read. Most are the same in
+    // every version; the layout of a version that differs says so.
+    int64_t ob_type = 8;
+    int64_t ob_size = 16;  // PyVarObject.ob_size: length of tuples, lists, str, bytes; long size
+    int64_t tp_name = 24;
+    int64_t tp_flags = 168;
+    int64_t unicode_state = 32;
     int64_t unicode_ascii_size = 48;    // sizeof(PyASCIIObject): data of compact ASCII strings
     int64_t unicode_compact_size = 72;  // sizeof(PyCompactUnicodeObject)
+    int64_t bytes_data = 32;            // PyBytesObject.ob_sval (2.7 PyStringObject: 36)
+    int64_t scalar_value = 16;          // PyFloatObject.ob_fval, 2.7 PyIntObject.ob_ival
+    int64_t long_digits = 24;           // PyLongObject.ob_digit
+    bool long_tag = false;   // 3.12+: lv_tag (digit count << 3 | sign) replaces a signed ob_size
+    int64_t seq_items = 24;  // PyTupleObject.ob_item (inline), PyListObject.ob_item (a pointer)
+    int64_t cell_ref = 16;   // PyCellObject.ob_ref
+    bool text_is_bytes = false;  // 2.7: str is bytes (b'' unprefixed), int and long differ
+    DictFormat dict_format = DictFormat::Keys36;
+    int64_t dict_keys = 32;             // ma_keys (2.7: ma_mask)
+    int64_t dict_values = 40;           // ma_values (2.7: ma_table)
+    int64_t dict_values_header = 0;     // 3.13: the split values start after an 8-byte prefix
+    int64_t set_mask = 32;              // PySetObject.mask
+    int64_t set_table = 40;             // PySetObject.table
+    bool set_entry_hash_first = false;  // 2.7 setentry is {hash, key}; 3.x {key, hash}
 };
 
 // The layout of a CPython minor version, or nullptr when the version is not supported.

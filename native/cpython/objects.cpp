@@ -9,20 +9,13 @@ namespace triage::cpython {
 
 namespace {
 
-constexpr int64_t kObType = 8;
-constexpr int64_t kVarSize = 16;  // ob_size of variable-size objects, length of str
-constexpr int64_t kTpName = 24;
-constexpr int64_t kTpFlags = 168;
-constexpr int64_t kUnicodeState = 32;
-constexpr int64_t kBytesData3 = 32;   // PyBytesObject.ob_sval
-constexpr int64_t kStringData2 = 36;  // 2.7 PyStringObject.ob_sval
 constexpr size_t kMaxTypeName = 256;
 
 }  // namespace
 
 uint64_t ObjectReader::typeOf(uint64_t obj) const {
     uint64_t type = 0;
-    if (obj == 0 || !mem_.readPointer(obj + kObType, &type)) return 0;
+    if (obj == 0 || !mem_.readPointer(obj + layout_.ob_type, &type)) return 0;
     return type;
 }
 
@@ -31,7 +24,7 @@ std::optional<uint64_t> ObjectReader::typeFlags(uint64_t type) const {
     auto it = flags_cache_.find(type);
     if (it != flags_cache_.end()) return it->second;
     uint64_t flags = 0;
-    if (!mem_.readValue(type + kTpFlags, &flags)) return std::nullopt;
+    if (!mem_.readValue(type + layout_.tp_flags, &flags)) return std::nullopt;
     flags_cache_.emplace(type, flags);
     return flags;
 }
@@ -41,7 +34,7 @@ const std::string& ObjectReader::typeName(uint64_t type) const {
     if (it != name_cache_.end()) return it->second;
     std::string name;
     uint64_t name_ptr = 0;
-    if (type != 0 && mem_.readPointer(type + kTpName, &name_ptr)) {
+    if (type != 0 && mem_.readPointer(type + layout_.tp_name, &name_ptr)) {
         if (!mem_.readCString(name_ptr, kMaxTypeName, &name)) name.clear();
     }
     return name_cache_.emplace(type, sanitizeUtf8(name)).first->second;
@@ -53,7 +46,7 @@ bool ObjectReader::hasFlag(uint64_t obj, uint64_t flag) const {
 }
 
 std::optional<std::string> ObjectReader::readText(uint64_t obj, size_t max_chars) const {
-    if (layout_.major == 2) {
+    if (layout_.text_is_bytes) {
         auto raw = readBytes(obj, max_chars);
         if (!raw) return std::nullopt;
         return sanitizeUtf8(*raw);
@@ -65,10 +58,9 @@ std::optional<std::string> ObjectReader::readText(uint64_t obj, size_t max_chars
 std::optional<std::string> ObjectReader::readBytes(uint64_t obj, size_t max_len) const {
     if (!hasFlag(obj, kBytesSubclass)) return std::nullopt;
     int64_t size = 0;
-    if (!mem_.readValue(obj + kVarSize, &size) || size < 0) return std::nullopt;
+    if (!mem_.readValue(obj + layout_.ob_size, &size) || size < 0) return std::nullopt;
     std::string out(std::min<uint64_t>(static_cast<uint64_t>(size), max_len), '\0');
-    int64_t data = layout_.major == 2 ? kStringData2 : kBytesData3;
-    if (!mem_.read(obj + data, out.data(), out.size())) return std::nullopt;
+    if (!mem_.read(obj + layout_.bytes_data, out.data(), out.size())) return std::nullopt;
     return out;
 }
 
@@ -78,8 +70,8 @@ std::optional<std::string> ObjectReader::readBytes(uint64_t obj, size_t max_len)
 std::optional<std::string> ObjectReader::readUnicode(uint64_t obj, size_t max_chars) const {
     int64_t length = 0;
     uint32_t state = 0;
-    if (!mem_.readValue(obj + kVarSize, &length) || length < 0 ||
-        !mem_.readValue(obj + kUnicodeState, &state))
+    if (!mem_.readValue(obj + layout_.ob_size, &length) || length < 0 ||
+        !mem_.readValue(obj + layout_.unicode_state, &state))
         return std::nullopt;
     unsigned kind = (state >> 2) & 7;
     bool compact = (state >> 5) & 1;

@@ -16,12 +16,12 @@ constexpr uint64_t kIntSubclass2 = 1ull << 23;  // 2.7 int
 constexpr uint64_t kLongSubclass = 1ull << 24;
 constexpr uint64_t kListSubclass = 1ull << 25;
 constexpr uint64_t kDictSubclass = 1ull << 29;
-constexpr int64_t kObSize = 16;
-constexpr int64_t kValue = 16;          // ob_ival (2.7 int), ob_fval (float)
-constexpr int64_t kDigits = 24;         // PyLongObject.ob_digit
-constexpr int64_t kItems = 24;          // PyTupleObject.ob_item (inline), PyListObject.ob_item
-constexpr size_t kMaxIntDigits = 1000;  // 30-bit digits: about 9,000 decimal digits
+constexpr size_t kMaxIntDigits = 1000;        // 30-bit digits: about 9,000 decimal digits
 constexpr uint64_t kMaxTableSlots = 1 << 22;  // larger: a corrupted size, not a table
+// PyDictKeysObject of each format (the layout says which one a version has): its header's
+// fields and where the index table starts, which the entries follow.
+constexpr int64_t kKeys36Size = 8, kKeys36Entries = 32, kKeys36Indices = 40;
+constexpr int64_t kKeys311Log2Size = 8, kKeys311Entries = 24, kKeys311Indices = 32;
 // Slots or entries looked at per dict or set: only max_items of them are shown anyway, so a
 // huge (or corrupted) table costs one bounded read.
 constexpr uint64_t kScanSlots = 4096;
@@ -161,18 +161,18 @@ void ReprBuilder::append(uint64_t obj, int depth, std::string* out) const {
         out->append("<invalid object at " + hexAddr(obj) + ">");
         return;
     }
-    bool py2 = layout_.major == 2;
+    bool py2 = layout_.text_is_bytes;
     if (name == "NoneType") {
         out->append("None");
     } else if (name == "bool") {
         // 2.7 ob_ival, 3.x ob_size: 0 for False; 3.12+ lv_tag: digit count << 3, 0 for False.
         uint64_t v = 0;
-        mem_.readValue(obj + kValue, &v);
-        if (layout_.major == 3 && layout_.minor >= 12) v >>= 3;
+        mem_.readValue(obj + layout_.scalar_value, &v);
+        if (layout_.long_tag) v >>= 3;
         out->append(v != 0 ? "True" : "False");
     } else if (py2 && (*flags & kIntSubclass2)) {
         int64_t v = 0;
-        if (!mem_.readValue(obj + kValue, &v))
+        if (!mem_.readValue(obj + layout_.scalar_value, &v))
             return out->append("<int at " + hexAddr(obj) + ">"), void();
         out->append(std::to_string(v));
     } else if (*flags & kLongSubclass) {
@@ -208,7 +208,7 @@ void ReprBuilder::appendBytes(uint64_t obj, std::string* out) const {
     // Bytes print as ASCII with \x escapes, never as decoded text.
     char quote = '\'';
     if (raw->find('\'') != std::string::npos && raw->find('"') == std::string::npos) quote = '"';
-    out->append(layout_.major == 2 ? "" : "b");
+    out->append(layout_.text_is_bytes ? "" : "b");
     out->push_back(quote);
     for (size_t i = 0; i < raw->size(); ++i) {
         if (i >= limits_.max_chars) {
@@ -229,10 +229,10 @@ void ReprBuilder::appendBytes(uint64_t obj, std::string* out) const {
 
 bool ReprBuilder::appendInt(uint64_t obj, std::string* out) const {
     int64_t size_field = 0;
-    if (!mem_.readValue(obj + kObSize, &size_field)) return false;
+    if (!mem_.readValue(obj + layout_.ob_size, &size_field)) return false;
     bool negative;
     uint64_t ndigits;
-    if (layout_.major == 3 && layout_.minor >= 12) {
+    if (layout_.long_tag) {
         // lv_tag: digit count << 3 | sign (0 positive, 1 zero, 2 negative).
         auto tag = static_cast<uint64_t>(size_field);
         ndigits = tag >> 3;
@@ -246,16 +246,16 @@ bool ReprBuilder::appendInt(uint64_t obj, std::string* out) const {
         return true;
     }
     std::vector<uint32_t> digits(ndigits);
-    if (!mem_.read(obj + kDigits, digits.data(), ndigits * 4)) return false;
+    if (!mem_.read(obj + layout_.long_digits, digits.data(), ndigits * 4)) return false;
     for (auto& d : digits) d &= (1u << 30) - 1;
     out->append((negative ? "-" : "") + decimal(std::move(digits)));
-    if (layout_.major == 2) out->push_back('L');
+    if (layout_.text_is_bytes) out->push_back('L');  // 2.7 prints its long type this way
     return true;
 }
 
 void ReprBuilder::appendFloat(uint64_t obj, std::string* out) const {
     double v = 0;
-    if (!mem_.readValue(obj + kValue, &v))
+    if (!mem_.readValue(obj + layout_.scalar_value, &v))
         return out->append("<float at " + hexAddr(obj) + ">"), void();
     out->append(floatRepr(v));
 }
@@ -264,9 +264,9 @@ void ReprBuilder::appendSequence(uint64_t obj, bool tuple, int depth, std::strin
     const char* open = tuple ? "(" : "[";
     const char* close = tuple ? ")" : "]";
     int64_t size = 0;
-    uint64_t items = obj + kItems;
-    if (!mem_.readValue(obj + kObSize, &size) || size < 0 ||
-        (!tuple && !mem_.readPointer(obj + kItems, &items))) {
+    uint64_t items = obj + layout_.seq_items;
+    if (!mem_.readValue(obj + layout_.ob_size, &size) || size < 0 ||
+        (!tuple && !mem_.readPointer(obj + layout_.seq_items, &items))) {
         out->append(std::string("<") + (tuple ? "tuple" : "list") + " at " + hexAddr(obj) + ">");
         return;
     }
@@ -306,11 +306,11 @@ void ReprBuilder::appendDict(uint64_t obj, int depth, std::string* out) const {
         return true;
     };
     auto fail = [&]() { out->append("<dict at " + hexAddr(obj) + ">"); };
-    if (layout_.major == 2) {
+    if (layout_.dict_format == DictFormat::OpenAddressing27) {
         // 2.7: open addressing over ma_mask + 1 slots of {hash, key, value}.
         uint64_t mask = 0, table = 0;
-        if (!mem_.readValue(obj + 32, &mask) || !mem_.readPointer(obj + 40, &table) ||
-            mask >= kMaxTableSlots)
+        if (!mem_.readValue(obj + layout_.dict_keys, &mask) ||
+            !mem_.readPointer(obj + layout_.dict_values, &table) || mask >= kMaxTableSlots)
             return fail();
         uint64_t scan = std::min(mask + 1, kScanSlots);
         more = scan < mask + 1;
@@ -322,26 +322,28 @@ void ReprBuilder::appendDict(uint64_t obj, int depth, std::string* out) const {
         // 3.6+: ma_keys holds an index table then the entries in insertion order; split tables
         // keep the values apart, in ma_values.
         uint64_t keys = 0, values = 0;
-        if (!mem_.readPointer(obj + 32, &keys) || !mem_.readPointer(obj + 40, &values) || keys == 0)
+        if (!mem_.readPointer(obj + layout_.dict_keys, &keys) ||
+            !mem_.readPointer(obj + layout_.dict_values, &values) || keys == 0)
             return fail();
         uint64_t nentries = 0, entries_at = 0, entry_size = 24;
         uint64_t key_off = 8;
-        if (layout_.minor >= 11) {
+        if (layout_.dict_format == DictFormat::Keys311) {
             uint8_t hdr[3];
-            if (!mem_.read(keys + 8, hdr, 3) || !mem_.readValue(keys + 24, &nentries))
+            if (!mem_.read(keys + kKeys311Log2Size, hdr, 3) ||
+                !mem_.readValue(keys + kKeys311Entries, &nentries))
                 return fail();
-            entries_at = keys + 32 + (uint64_t{1} << (hdr[1] & 63));
+            entries_at = keys + kKeys311Indices + (uint64_t{1} << (hdr[1] & 63));
             if (hdr[2] != 0) entry_size = 16, key_off = 0;  // unicode keys: no stored hash
         } else {
             uint64_t size = 0;
-            if (!mem_.readValue(keys + 8, &size) || !mem_.readValue(keys + 32, &nentries) ||
-                size > kMaxTableSlots)
+            if (!mem_.readValue(keys + kKeys36Size, &size) ||
+                !mem_.readValue(keys + kKeys36Entries, &nentries) || size > kMaxTableSlots)
                 return fail();
             uint64_t width = size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffff ? 4 : 8;
-            entries_at = keys + 40 + size * width;
+            entries_at = keys + kKeys36Indices + size * width;
         }
         if (nentries > kMaxTableSlots) return fail();
-        uint64_t values_at = values + (layout_.minor >= 13 ? 8 : 0);
+        uint64_t values_at = values + layout_.dict_values_header;
         uint64_t scan = std::min(nentries, kScanSlots);
         more = scan < nentries;
         for (uint64_t i = 0; i < scan; ++i) {
@@ -369,8 +371,8 @@ void ReprBuilder::appendDict(uint64_t obj, int depth, std::string* out) const {
 
 void ReprBuilder::appendSet(uint64_t obj, bool frozen, int depth, std::string* out) const {
     uint64_t mask = 0, table = 0;
-    if (!mem_.readValue(obj + 32, &mask) || !mem_.readPointer(obj + 40, &table) ||
-        mask >= kMaxTableSlots) {
+    if (!mem_.readValue(obj + layout_.set_mask, &mask) ||
+        !mem_.readPointer(obj + layout_.set_table, &table) || mask >= kMaxTableSlots) {
         out->append(std::string("<") + (frozen ? "frozenset" : "set") + " at " + hexAddr(obj) +
                     ">");
         return;
@@ -384,7 +386,7 @@ void ReprBuilder::appendSet(uint64_t obj, bool frozen, int depth, std::string* o
     }
     std::vector<uint64_t> keys;
     bool more = scan < mask + 1;
-    int key_index = layout_.major == 2 ? 1 : 0;  // 2.7 entries are {hash, key}, 3.x {key, hash}
+    int key_index = layout_.set_entry_hash_first ? 1 : 0;
     for (uint64_t i = 0; i < scan; ++i) {
         uint64_t key = slots[i * 2 + key_index];
         // Deleted slots hold a "dummy" placeholder object.
