@@ -177,6 +177,19 @@ bool wantsNative(const AnalysisOptions& options) {
     return options.native || options.native_all;
 }
 
+// PyStack's words, which its users know: thread states may already be gone or half torn down.
+constexpr const char* kFinalizing =
+    "The interpreter is shutting itself down so it is possible that no Python stack trace is "
+    "available for inspection.";
+
+// Whether the runtime is being finalized (3.7+: a thread state in _PyRuntime's finalizing).
+bool finalizing(const Memory& memory, const PythonPlan& plan) {
+    uint64_t tstate = 0;
+    return plan.layout.rt_finalizing >= 0 && plan.addrs.runtime &&
+           memory.readPointer(*plan.addrs.runtime + plan.layout.rt_finalizing, &tstate) &&
+           tstate != 0;
+}
+
 void walkPython(const Memory& memory, const PythonPlan& plan, const AnalysisOptions& options,
                 const StackPointers& stack_pointers, UnwindThread unwind_thread, Analysis* out) {
     cpython::WalkOptions walk_options;
@@ -189,6 +202,7 @@ void walkPython(const Memory& memory, const PythonPlan& plan, const AnalysisOpti
     // The native stacks are unwound anyway: every thread's GIL state is checked on its own.
     walk_options.confirm_all = wantsNative(options);
     cpython::InterpreterWalker walker(memory, plan.layout, plan.addrs, walk_options);
+    if (finalizing(memory, plan)) out->warnings.push_back(kFinalizing);
     try {
         out->threads = walker.walk(&out->warnings);
     } catch (const AnalysisError& e) {

@@ -11,7 +11,7 @@ namespace {
 // Include/internal/pycore_runtime.h; 3.14 added fields and needs its own table.
 struct Positions313 {
     static constexpr size_t kTotal = 584;
-    static constexpr size_t kRuntimeInterpretersHead = 40;
+    static constexpr size_t kRuntimeFinalizing = 32, kRuntimeInterpretersHead = 40;
     static constexpr size_t kInterpSize = 48, kInterpId = 56, kInterpNext = 64,
                             kInterpThreadsHead = 72, kInterpGc = 80, kInterpBuiltins = 104,
                             kInterpCevalGil = 112, kGilState = 120, kGilLocked = 136,
@@ -84,6 +84,7 @@ bool applyDebugOffsets(const Memory& memory, uint64_t runtime, Layout* layout, s
     }
     Layout& l = *layout;
     l.rt_interp_head = static_cast<int64_t>(at(P::kRuntimeInterpretersHead));
+    l.rt_finalizing = static_cast<int64_t>(at(P::kRuntimeFinalizing));
     l.is_id = static_cast<int64_t>(at(P::kInterpId));
     l.is_next = static_cast<int64_t>(at(P::kInterpNext));
     l.is_threads_head = static_cast<int64_t>(at(P::kInterpThreadsHead));

@@ -57,6 +57,7 @@ Layout py37to310(int minor) {
     l.lasti_counts_units = minor >= 10;
     l.frame_size = 112;
     l.rt_interp_head = minor == 7 ? 24 : 32;
+    l.rt_finalizing = minor == 7 ? 8 : 16;
     l.is_id = minor <= 8 ? 16 : 24;
     l.is_builtins = minor == 7 ? 64 : minor == 8 ? 80 : 880;
     if (minor == 7) l.rt_gil_tstate_current = 1480, l.rt_gc_collecting = 632;
@@ -101,6 +102,7 @@ Layout interpreterFrameBase(int minor) {
 Layout py311() {
     Layout l = interpreterFrameBase(11);
     l.rt_interp_head = 40, l.rt_gil_tstate_current = 576, l.rt_ceval_gil = 360;
+    l.rt_finalizing = 24;
     l.is_next = 0, l.is_threads_head = 16, l.is_id = 48, l.is_gc_collecting = 848;
     l.is_builtins = 912;
     l.ts_cframe = 56, l.cframe_current = 8, l.ts_thread_id = 152, l.ts_native_thread_id = 160;
@@ -117,6 +119,7 @@ Layout py311() {
 Layout py312() {
     Layout l = interpreterFrameBase(12);
     l.rt_interp_head = 40;
+    l.rt_finalizing = 24;
     l.is_next = 0, l.is_threads_head = 72, l.is_id = 8, l.is_gc_collecting = 312;
     l.is_builtins = 360;
     l.is_ceval_gil = 384;
@@ -134,6 +137,7 @@ Layout py312() {
 Layout py313() {
     Layout l = interpreterFrameBase(13);
     l.rt_interp_head = 632;
+    l.rt_finalizing = 608;
     l.is_next = 7264, l.is_threads_head = 7344, l.is_id = 7272, l.is_gc_collecting = 7600;
     l.is_builtins = 7648;
     l.is_ceval_gil = 16;

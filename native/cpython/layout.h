@@ -33,6 +33,7 @@ struct Layout {
 
     // _PyRuntimeState (3.7+)
     int64_t rt_interp_head = -1;
+    int64_t rt_finalizing = -1;  // the thread state finalizing the runtime; null while it runs
     int64_t rt_gil_tstate_current = -1;  // 3.7-3.11: the thread state holding the GIL
     int64_t rt_gc_collecting = -1;       // 3.7-3.8
     int64_t rt_ceval_gil = -1;           // 3.7-3.11: struct _gil_runtime_state, inline
