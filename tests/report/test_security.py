@@ -90,6 +90,7 @@ def test_page_names_come_from_ids_only(evil_site: Path) -> None:
     names = sorted(str(p.relative_to(evil_site)) for p in evil_site.rglob("*") if p.is_file())
     assert names == [
         "crashes/1.html",
+        "crashes/1.json",
         "crashes/2.html",
         "crashes/3.html",
         "groups/1.html",

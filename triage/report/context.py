@@ -6,21 +6,29 @@ template only ever formats values; it never decides what a crash means.
 
 from __future__ import annotations
 
+import posixpath
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from ..model import Analysis
+from ..stack import crashing_thread
 from ..store.queries import Facet
+from ..versions import version_key
 from . import paths
 from .frames import SourceLookup, ThreadView, signed_thread_view, thread_views
 from .records import CrashRecord, GroupRecord
-from .trend import Sparkline, sparkline
+from .spread import LocalsSpread
+from .trend import Sparkline, active_window, recent, sparkline
 
 OCCURRENCES_PER_PAGE = 100
 MAX_PROBLEMS_LISTED = 200  # failed/pending cores on the index; the rest are counted
 MAX_LISTED_VALUES = 5  # executables/versions/hosts per index row; the rest are "+N"
+MAX_HOSTS_NAMED = 3  # hosts named on an index row; the count says how many there are
+MAX_VERSIONS_LISTED = 3  # more distinct Python versions than this are shown as a range
+# The index's status column, worst first: what needs a look before what is being handled.
+STATUS_ORDER = {"regressed": 0, "new": 1, "resolved": 2}
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,11 @@ class GroupFacts:
     facets: tuple[Facet, ...] = ()
     days: Counter[date] = field(default_factory=Counter)
     newest_crash_id: int | None = None
+    kind: str | None = None  # crash or hang
+    status: str = "new"  # new, resolved, regressed
+    first_release: str | None = None
+    last_release: str | None = None
+    resolved_in: str | None = None
 
     def facet(self, kind: str) -> Facet:
         found = next((facet for facet in self.facets if facet.kind == kind), None)
@@ -105,19 +118,69 @@ def listed(facet: Facet, limit: int = MAX_LISTED_VALUES) -> Listed:
 
 
 @dataclass(frozen=True)
+class Executable:
+    """An executable as a row shows it: its base name, the full path on hover."""
+
+    name: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Python versions sorted as versions, compact: ``3.11, 3.12`` or ``2.7–3.13 (10)``."""
+
+    text: str
+    full: str  # every version, in order, for the hover title
+    newest: str | None
+
+
+def versions(facet: Facet) -> Versions:
+    ordered = facet.listed  # sorted as versions by the store's rule
+    full = ", ".join(ordered) + (" and unknown" if facet.unknown and ordered else "")
+    if not ordered:
+        return Versions("", "", None)
+    if len(ordered) <= MAX_VERSIONS_LISTED:
+        return Versions(", ".join(ordered), full, ordered[-1])
+    return Versions(f"{ordered[0]}–{ordered[-1]} ({len(ordered)})", full, ordered[-1])
+
+
+def executables(facet: Facet, limit: int = MAX_LISTED_VALUES) -> tuple[Executable, ...]:
+    """Base names, most frequent first; one entry per base name (its most frequent path)."""
+    found: dict[str, Executable] = {}
+    for path, _ in facet.values:
+        name = posixpath.basename(path.rstrip("/")) or path
+        found.setdefault(name, Executable(name, path))
+    return tuple(found.values())[:limit]
+
+
+@dataclass(frozen=True)
 class GroupRow:
     id: int
     href: str
     signature: str
+    kind: str | None
+    status: str
+    status_rank: int  # sort key: regressed first
     count: int
+    recent: int  # crashes in the last RECENT_DAYS days
     first_seen: Moment | None
     last_seen: Moment | None
+    first_release: str | None
+    last_release: str | None
+    release_rank: int  # sort key of last_release among the index's releases (versions)
     trend: Sparkline
-    executables: Listed
-    python_versions: Listed
+    executables: tuple[Executable, ...]
+    executables_more: int
+    python: Versions
+    python_rank: int  # sort key of the newest version among the index's versions
     hosts: Listed
+    host_count: int
     newest_crash_href: str | None
     newest_crash_id: int | None
+
+    @property
+    def is_hang(self) -> bool:
+        return self.kind == "hang"
 
 
 @dataclass(frozen=True)
@@ -130,6 +193,7 @@ class IndexPage:
     problems_more: int
     total_crashes: int
     today: date
+    regressed: int = 0  # groups that came back after being resolved
     root: str = ""
     title: str = "Crash groups"
 
@@ -141,14 +205,19 @@ def build_index(
     problems: Sequence[CrashRecord],
     today: date,
 ) -> IndexPage:
-    """The index: groups by last seen (newest first), then the cores that did not make it."""
-    rows = tuple(
-        _group_row(group, facts.get(group.id), today)
-        for group in sorted(groups, key=_recency, reverse=True)
-    )
+    """The index: the worst groups first, then the cores that did not make it.
+
+    Worst: most crashes in the last days, then most crashes, then the latest; the page's own
+    order is the default sort, so that it holds without the script.
+    """
+    known = {group.id: facts.get(group.id) or GroupFacts() for group in groups}
+    pythons = _ranks(versions(fact.facet("python_version")).newest for fact in known.values())
+    releases = _ranks(fact.last_release for fact in known.values())
+    rows = [_group_row(group, known[group.id], today, pythons, releases) for group in groups]
+    rows.sort(key=_worst, reverse=True)
     newest = sorted(problems, key=lambda crash: crash.id, reverse=True)
     return IndexPage(
-        groups=rows,
+        groups=tuple(rows),
         status_counts=tuple(sorted(status_counts.items())),
         failed=status_counts.get("failed", 0),
         pending=status_counts.get("pending", 0) + status_counts.get("analyzing", 0),
@@ -156,37 +225,79 @@ def build_index(
         problems_more=max(0, len(newest) - MAX_PROBLEMS_LISTED),
         total_crashes=sum(status_counts.values()),
         today=today,
+        regressed=sum(1 for row in rows if row.status == "regressed"),
     )
 
 
-def _recency(group: GroupRecord) -> tuple[float, int]:
-    seen = group.last_seen.timestamp() if group.last_seen is not None else 0.0
-    return (seen, group.id)
+def _ranks(values: Iterable[str | None]) -> dict[str, int]:
+    """Each distinct version its position in version order (1 = oldest): numbers the browser
+    can sort by, where text would put 3.10 before 3.6."""
+    distinct = sorted({value for value in values if value}, key=version_key)
+    return {value: position for position, value in enumerate(distinct, start=1)}
 
 
-def _group_row(group: GroupRecord, facts: GroupFacts | None, today: date) -> GroupRow:
-    facts = facts or GroupFacts()
+def _worst(row: GroupRow) -> tuple[int, int, int, int]:
+    seen = row.last_seen.epoch if row.last_seen is not None else 0
+    return (row.recent, row.count, seen, row.id)
+
+
+def _group_row(
+    group: GroupRecord,
+    facts: GroupFacts,
+    today: date,
+    pythons: Mapping[str, int],
+    releases: Mapping[str, int],
+) -> GroupRow:
     newest = facts.newest_crash_id
+    first_day = group.first_seen.date() if group.first_seen is not None else None
+    python = versions(facts.facet("python_version"))
+    executable = facts.facet("executable")
+    shown = executables(executable)
+    host = facts.facet("host")
     return GroupRow(
         id=group.id,
         href=paths.group_path(group.id),
         signature=group.signature,
+        kind=facts.kind,
+        status=facts.status,
+        status_rank=STATUS_ORDER.get(facts.status, len(STATUS_ORDER)),
         count=group.count,
+        recent=recent(facts.days, today),
         first_seen=moment(group.first_seen),
         last_seen=moment(group.last_seen),
-        trend=sparkline(facts.days, today),
-        executables=listed(facts.facet("executable")),
-        python_versions=listed(facts.facet("python_version")),
-        hosts=listed(facts.facet("host")),
+        first_release=facts.first_release,
+        last_release=facts.last_release,
+        release_rank=releases.get(facts.last_release or "", 0),
+        trend=sparkline(facts.days, today, active_window(first_day, today)),
+        executables=shown,
+        executables_more=max(0, len(executable.values) - len(shown)),
+        python=python,
+        python_rank=pythons.get(python.newest or "", 0),
+        hosts=listed(host, MAX_HOSTS_NAMED),
+        host_count=len(host.values),
         newest_crash_href=paths.crash_path(newest) if newest is not None else None,
         newest_crash_id=newest,
     )
 
 
 @dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+    percent: float  # of the group's crashes: the bar's length
+
+
+@dataclass(frozen=True)
 class Breakdown:
     title: str
     items: tuple[tuple[str, int], ...]  # most frequent first
+
+    @property
+    def bars(self) -> tuple[Bar, ...]:
+        total = sum(count for _, count in self.items) or 1
+        return tuple(
+            Bar(label, count, round(100 * count / total, 1)) for label, count in self.items
+        )
 
 
 @dataclass(frozen=True)
@@ -211,9 +322,16 @@ class GroupPage:
     trend: Sparkline
     breakdowns: tuple[Breakdown, ...]
     representative: CrashLink | None
-    stack: ThreadView | None  # the representative crash's crashing thread
+    representative_reason: str | None  # why this crash is the example
+    stack: ThreadView | None  # the representative's signed thread, innermost frame first
     occurrences: tuple[CrashLink, ...]  # this page's slice, newest first
     pagination: Pagination
+    kind: str | None = None
+    status: str = "new"
+    first_release: str | None = None
+    last_release: str | None = None
+    resolved_in: str | None = None
+    spread: LocalsSpread | None = None  # locals across the group; None: none recorded
     root: str = "../"
 
     @property
@@ -229,8 +347,10 @@ def build_group_pages(
     today: date,
     with_locals: bool = True,
     per_page: int = OCCURRENCES_PER_PAGE,
+    spread: LocalsSpread | None = None,
 ) -> list[GroupPage]:
-    """Every page of a group; ``crashes`` are its members (analysis not needed)."""
+    """Every page of a group; ``crashes`` are its members (analysis not needed); ``spread``
+    is the locals across the group (``spread.locals_spread``), left out without locals."""
     ordered = sorted(crashes, key=lambda crash: crash.id, reverse=True)
     pages = max(1, -(-len(ordered) // per_page))
     links = tuple((number, paths.group_path(group.id, number)) for number in range(1, pages + 1))
@@ -245,7 +365,14 @@ def build_group_pages(
         "trend": sparkline(facts.days, today),
         "breakdowns": _breakdowns(facts),
         "representative": crash_link(representative) if representative else None,
+        "representative_reason": _why_representative(representative),
         "stack": _representative_stack(representative, with_locals),
+        "kind": facts.kind,
+        "status": facts.status,
+        "first_release": facts.first_release,
+        "last_release": facts.last_release,
+        "resolved_in": facts.resolved_in,
+        "spread": spread if with_locals else None,
     }
     return [
         GroupPage(
@@ -284,7 +411,26 @@ def _breakdowns(facts: GroupFacts) -> tuple[Breakdown, ...]:
 
 
 def _representative_stack(crash: CrashRecord | None, with_locals: bool) -> ThreadView | None:
-    return signed_thread_view(crash.analysis if crash else None, with_locals)
+    """The signed thread with the crashing frame first: the line a reader came for is on top."""
+    view = signed_thread_view(crash.analysis if crash else None, with_locals)
+    if view is None:
+        return None
+    return replace(view, frames=view.frames[::-1], innermost_first=True)
+
+
+def _why_representative(crash: CrashRecord | None) -> str | None:
+    """The store's rule (``representative_ids``), said with this crash's own figures."""
+    if crash is None or crash.analysis is None:
+        return None
+    thread = crashing_thread(crash.analysis).thread
+    frames = thread.frames if thread is not None else ()
+    known = sum(1 for frame in frames if frame.function not in ("", "???"))
+    with_locals = any(frame.locals or frame.arguments for frame in frames)
+    return (
+        f"the most informative of the group's analyzed crashes: {known} of {len(frames)} frames "
+        f"symbolized, {'with' if with_locals else 'without'} local variables "
+        "(ties go to the newest)"
+    )
 
 
 @dataclass(frozen=True)
@@ -308,6 +454,7 @@ class CrashPage:
     warnings: tuple[str, ...]
     missing_libraries: tuple[str, ...]
     locals_shown: bool
+    document_href: str | None = None  # the analysis as JSON, next to the page
     root: str = "../"
 
     @property
@@ -344,6 +491,7 @@ def build_crash_page(
         warnings=analysis.warnings if analysis else (),
         missing_libraries=analysis.missing_libraries if analysis else (),
         locals_shown=with_locals,
+        document_href=paths.crash_document_path(crash.id) if analysis is not None else None,
     )
 
 
