@@ -86,7 +86,7 @@ class Console:
 
 
 def signatures(page: Any) -> list[str]:
-    return page.locator("#groups tbody tr:visible td.sig").all_inner_texts()
+    return page.locator("#groups tbody tr:visible td.sig a").all_inner_texts()
 
 
 def test_browse_sort_filter_and_click_through(browser: Any, site: Path, tmp_path: Path) -> None:
