@@ -236,6 +236,10 @@ def _ranks(values: Iterable[str | None]) -> dict[str, int]:
     return {value: position for position, value in enumerate(distinct, start=1)}
 
 
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
+
+
 def _worst(row: GroupRow) -> tuple[int, int, int, int]:
     seen = row.last_seen.epoch if row.last_seen is not None else 0
     return (row.recent, row.count, seen, row.id)
@@ -249,7 +253,7 @@ def _group_row(
     releases: Mapping[str, int],
 ) -> GroupRow:
     newest = facts.newest_crash_id
-    first_day = group.first_seen.date() if group.first_seen is not None else None
+    first_day = _day(group.first_seen)
     python = versions(facts.facet("python_version"))
     executable = facts.facet("executable")
     shown = executables(executable)
@@ -362,7 +366,7 @@ def build_group_pages(
         "count": group.count,
         "first_seen": moment(group.first_seen),
         "last_seen": moment(group.last_seen),
-        "trend": sparkline(facts.days, today),
+        "trend": sparkline(facts.days, today, active_window(_day(group.first_seen), today)),
         "breakdowns": _breakdowns(facts),
         "representative": crash_link(representative) if representative else None,
         "representative_reason": _why_representative(representative),
