@@ -7,6 +7,7 @@ copied to ``$TRIAGE_TEST_ARTIFACTS`` when it is set (CI uploads that directory).
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 from collections.abc import Iterator
@@ -60,7 +61,7 @@ def site(database: Database, real_analysis: dict[str, Any], tmp_path: Path) -> P
         for n in range(count):
             database.crash(
                 group,
-                native,
+                with_local(native, "handle_request", "customer", "'trent'" if n == 3 else None),
                 python_version=versions[n],
                 executable=long_path if n else "/usr/bin/python3",
                 host=f"web-{n}.example.internal",
@@ -69,6 +70,18 @@ def site(database: Database, real_analysis: dict[str, Any], tmp_path: Path) -> P
     out = tmp_path / "site"
     render_all(database.store, out, today=NOW.date())
     return out
+
+
+def with_local(document: dict[str, Any], function: str, name: str, value: str | None) -> Any:
+    """The document with one local of one function set, so that values vary across a group."""
+    if value is None:
+        return document
+    changed = copy.deepcopy(document)
+    for thread in changed["threads"]:
+        for frame in thread["frames"]:
+            if frame["function"] == function and name in (frame.get("locals") or {}):
+                frame["locals"][name] = value
+    return changed
 
 
 class Console:
@@ -127,6 +140,8 @@ def test_browse_sort_filter_and_click_through(browser: Any, site: Path, tmp_path
     assert toggle.inner_text() == "Show the crashing frame first"
     toggle.click()
     assert stack.first.inner_text() == "abort"
+    spread = page.locator("#locals ~ .table-wrap table.spread").first.inner_text()
+    assert "2 distinct of 4" in spread and "'mallory' 75% (3)" in spread
     page.screenshot(path=str(shots / "group.png"), full_page=True)
 
     page.locator("#occurrences-table a").first.click()
@@ -139,7 +154,7 @@ def test_browse_sort_filter_and_click_through(browser: Any, site: Path, tmp_path
     assert functions[-3:] == ["handle_request", "os_abort_impl", "abort"]
     library = crashed.locator("li.frame.library .fn").all_inner_texts()
     assert "decode" in library and "call" in library
-    assert "'mallory'" in crashed.inner_text() and "hunter2" not in crashed.inner_text()
+    assert "'trent'" in crashed.inner_text() and "hunter2" not in crashed.inner_text()
     page.screenshot(path=str(shots / "crash.png"), full_page=True)
     context.close()
     assert console.errors == []

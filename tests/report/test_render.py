@@ -273,3 +273,23 @@ def test_report_command_writes_where_reports_go_by_default(
     monkeypatch.delenv("TRIAGE_REPORTS", raising=False)
     assert main(["report", "--db", database.url]) == 0
     assert (tmp_path / "triage-reports" / "index.html").is_file()
+
+
+def test_thread_names_are_shown(
+    database: Database, real_analysis: dict[str, Any], tmp_path: Path
+) -> None:
+    import copy
+
+    named = copy.deepcopy(real_analysis)
+    for thread in named["threads"]:
+        thread["name"] = "MainThread" if thread["crashed"] else "idle-worker"
+    crash = database.crash(database.group("SIGABRT | named"), named)
+    out = tmp_path / "site"
+    render_all(database.store, out, today=TODAY)
+    page = read(out, f"crashes/{crash}.html")
+    headings = " ".join(page.text_parts)
+    assert "MainThread" in headings and "idle-worker" in headings
+    assert (
+        "idle-worker" in read(out, "groups/1.html").text
+        or "MainThread" in read(out, "groups/1.html").text
+    )
