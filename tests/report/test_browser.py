@@ -11,6 +11,7 @@ import copy
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,10 @@ def browser() -> Iterator[Any]:
 def site(database: Database, real_analysis: dict[str, Any], tmp_path: Path) -> Path:
     native = with_native_frames(real_analysis)
     alpha = database.group(
-        "SIGABRT | service:handle_request | alpha", first_release="2024.2", last_release="2024.10"
+        "SIGABRT | service:handle_request | alpha",
+        first_release="2024.2",
+        last_release="2024.10",
+        first_seen=NOW - timedelta(days=12),
     )
     beta = database.group("SIGSEGV | beta:parse", status="regressed", resolved_in="2024.9")
     gamma = database.group("SIGBUS | gamma:mmap", kind="hang", status="resolved")
@@ -65,6 +69,7 @@ def site(database: Database, real_analysis: dict[str, Any], tmp_path: Path) -> P
                 python_version=versions[n],
                 executable=long_path if n else "/usr/bin/python3",
                 host=f"web-{n}.example.internal",
+                crashed_at=NOW - timedelta(days=4 * n, hours=n),  # a trend over days
             )
     database.crash(None, None, status="failed", error="truncated core")
     out = tmp_path / "site"

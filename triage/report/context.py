@@ -25,7 +25,7 @@ from .trend import Sparkline, active_window, recent, sparkline
 OCCURRENCES_PER_PAGE = 100
 MAX_PROBLEMS_LISTED = 200  # failed/pending cores on the index; the rest are counted
 MAX_LISTED_VALUES = 5  # executables/versions/hosts per index row; the rest are "+N"
-MAX_HOSTS_NAMED = 3  # hosts named on an index row; the count says how many there are
+MAX_HOSTS_NAMED = 2  # hosts named on an index row; the count says how many there are
 MAX_VERSIONS_LISTED = 3  # more distinct Python versions than this are shown as a range
 # The index's status column, worst first: what needs a look before what is being handled.
 STATUS_ORDER = {"regressed": 0, "new": 1, "resolved": 2}
@@ -38,6 +38,11 @@ class Moment:
     text: str  # "2024-05-01 12:03"
     iso: str  # "2024-05-01T12:03:07Z"
     epoch: int  # seconds, the key the browser sorts by
+
+    @property
+    def day(self) -> str:
+        """The date alone, where a table has no room for the time (shown on hover)."""
+        return self.text.split(" ", 1)[0]
 
 
 def moment(value: datetime | None) -> Moment | None:
@@ -289,6 +294,10 @@ class Bar:
     label: str
     count: int
     percent: float  # of the group's crashes: the bar's length
+
+    @property
+    def share(self) -> str:
+        return f"{self.percent:.0f}%" if self.percent >= 1 else "<1%"
 
 
 @dataclass(frozen=True)
