@@ -90,6 +90,13 @@ class CrashLink:
     signal: str | None
     release: str | None
 
+    @property
+    def executable_name(self) -> str:
+        """The base name a table shows; the full path goes in its hover title."""
+        if not self.executable:
+            return ""
+        return posixpath.basename(self.executable.rstrip("/")) or self.executable
+
 
 def crash_link(crash: CrashRecord) -> CrashLink:
     return CrashLink(
