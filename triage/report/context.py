@@ -8,25 +8,24 @@ from __future__ import annotations
 
 import posixpath
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from ..model import Analysis
 from ..stack import crashing_thread
 from ..store.queries import Facet
-from ..versions import version_key
 from . import paths
 from .frames import SourceLookup, ThreadView, signed_thread_view, thread_views
 from .records import CrashRecord, GroupRecord
 from .spread import LocalsSpread
 from .trend import Sparkline, active_window, recent, sparkline
+from .values import MAX_EXECUTABLES, Executable, Versions, executables, ranks, versions
 
 OCCURRENCES_PER_PAGE = 100
 MAX_PROBLEMS_LISTED = 200  # failed/pending cores on the index; the rest are counted
 MAX_LISTED_VALUES = 5  # executables/versions/hosts per index row; the rest are "+N"
 MAX_HOSTS_NAMED = 2  # hosts named on an index row; the count says how many there are
-MAX_VERSIONS_LISTED = 3  # more distinct Python versions than this are shown as a range
 # The index's status column, worst first: what needs a look before what is being handled.
 STATUS_ORDER = {"regressed": 0, "new": 1, "resolved": 2}
 
@@ -130,42 +129,6 @@ def listed(facet: Facet, limit: int = MAX_LISTED_VALUES) -> Listed:
 
 
 @dataclass(frozen=True)
-class Executable:
-    """An executable as a row shows it: its base name, the full path on hover."""
-
-    name: str
-    path: str
-
-
-@dataclass(frozen=True)
-class Versions:
-    """Python versions sorted as versions, compact: ``3.11, 3.12`` or ``2.7–3.13 (10)``."""
-
-    text: str
-    full: str  # every version, in order, for the hover title
-    newest: str | None
-
-
-def versions(facet: Facet) -> Versions:
-    ordered = facet.listed  # sorted as versions by the store's rule
-    full = ", ".join(ordered) + (" and unknown" if facet.unknown and ordered else "")
-    if not ordered:
-        return Versions("", "", None)
-    if len(ordered) <= MAX_VERSIONS_LISTED:
-        return Versions(", ".join(ordered), full, ordered[-1])
-    return Versions(f"{ordered[0]}–{ordered[-1]} ({len(ordered)})", full, ordered[-1])
-
-
-def executables(facet: Facet, limit: int = MAX_LISTED_VALUES) -> tuple[Executable, ...]:
-    """Base names, most frequent first; one entry per base name (its most frequent path)."""
-    found: dict[str, Executable] = {}
-    for path, _ in facet.values:
-        name = posixpath.basename(path.rstrip("/")) or path
-        found.setdefault(name, Executable(name, path))
-    return tuple(found.values())[:limit]
-
-
-@dataclass(frozen=True)
 class GroupRow:
     id: int
     href: str
@@ -223,8 +186,8 @@ def build_index(
     order is the default sort, so that it holds without the script.
     """
     known = {group.id: facts.get(group.id) or GroupFacts() for group in groups}
-    pythons = _ranks(versions(fact.facet("python_version")).newest for fact in known.values())
-    releases = _ranks(fact.last_release for fact in known.values())
+    pythons = ranks(versions(fact.facet("python_version")).newest for fact in known.values())
+    releases = ranks(fact.last_release for fact in known.values())
     rows = [_group_row(group, known[group.id], today, pythons, releases) for group in groups]
     rows.sort(key=_worst, reverse=True)
     newest = sorted(problems, key=lambda crash: crash.id, reverse=True)
@@ -239,13 +202,6 @@ def build_index(
         today=today,
         regressed=sum(1 for row in rows if row.status == "regressed"),
     )
-
-
-def _ranks(values: Iterable[str | None]) -> dict[str, int]:
-    """Each distinct version its position in version order (1 = oldest): numbers the browser
-    can sort by, where text would put 3.10 before 3.6."""
-    distinct = sorted({value for value in values if value}, key=version_key)
-    return {value: position for position, value in enumerate(distinct, start=1)}
 
 
 def _day(value: datetime | None) -> date | None:
@@ -268,7 +224,8 @@ def _group_row(
     first_day = _day(group.first_seen)
     python = versions(facts.facet("python_version"))
     executable = facts.facet("executable")
-    shown = executables(executable)
+    named = executables(executable, limit=len(executable.values))
+    shown = named[:MAX_EXECUTABLES]
     host = facts.facet("host")
     return GroupRow(
         id=group.id,
@@ -286,7 +243,7 @@ def _group_row(
         release_rank=releases.get(facts.last_release or "", 0),
         trend=sparkline(facts.days, today, active_window(first_day, today)),
         executables=shown,
-        executables_more=max(0, len(executable.values) - len(shown)),
+        executables_more=len(named) - len(shown),  # by base name, as shown
         python=python,
         python_rank=pythons.get(python.newest or "", 0),
         hosts=listed(host, MAX_HOSTS_NAMED),
