@@ -72,6 +72,7 @@ def site(database: Database, real_analysis: dict[str, Any], tmp_path: Path) -> P
                 crashed_at=NOW - timedelta(days=4 * n, hours=n),  # a trend over days
             )
     database.crash(None, None, status="failed", error="truncated core")
+    database.crash(None, None)  # pending
     out = tmp_path / "site"
     render_all(database.store, out, today=NOW.date())
     return out
@@ -240,6 +241,7 @@ PAGE_KINDS = {
     "hang-group": "groups/3.html",
     "crash": "crashes/1.html",
     "failed-crash": "crashes/8.html",
+    "pending-crash": "crashes/9.html",
 }
 
 
