@@ -36,4 +36,6 @@ def crash_document(crash: CrashRecord, with_locals: bool = True) -> str | None:
     if not with_locals:
         analysis = without_locals(analysis)
     # ASCII-only, as `triage core --json` writes it: valid whatever a viewer assumes.
-    return json.dumps(to_json(analysis), indent=2, ensure_ascii=True) + "\n"
+    # Compact: with an indent the json module falls back to its pure-Python encoder, which
+    # costs more than the page itself; `jq .` shows it indented.
+    return json.dumps(to_json(analysis), ensure_ascii=True, separators=(",", ":")) + "\n"
