@@ -15,8 +15,10 @@
     var kind = header.getAttribute("data-sort");
     var numeric = kind === "number";
     var current = header.getAttribute("aria-sort");
-    // Counts and times read best largest/newest first; text reads best A to Z.
-    var ascending = current ? current === "descending" : kind === "text";
+    // Counts and times read best largest/newest first; text reads best A to Z; a column may
+    // say otherwise (status ranks: the worst is the smallest).
+    var first = header.getAttribute("data-order");
+    var ascending = current ? current === "descending" : first ? first === "ascending" : kind === "text";
     Array.prototype.forEach.call(table.tHead.rows[0].cells, function (cell) {
       cell.removeAttribute("aria-sort");
     });
@@ -65,6 +67,24 @@
     box.hidden = false;
   }
 
+  // A stack shown crashing frame first can be turned to call order (and back).
+  function makeReversible(button) {
+    var list = document.getElementById(button.getAttribute("data-reverse"));
+    if (!list) return;
+    var labels = [button.textContent, button.getAttribute("data-other")];
+    button.addEventListener("click", function () {
+      var items = Array.prototype.slice.call(list.children).reverse();
+      var fragment = document.createDocumentFragment();
+      items.forEach(function (item) { fragment.appendChild(item); });
+      list.appendChild(fragment);
+      labels.reverse();
+      button.textContent = labels[0];
+      list.classList.toggle("innermost-first");
+    });
+    button.hidden = false;
+  }
+
   Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), makeSortable);
+  Array.prototype.forEach.call(document.querySelectorAll("button[data-reverse]"), makeReversible);
   Array.prototype.forEach.call(document.querySelectorAll("[data-filter]"), makeFilter);
 })();

@@ -59,6 +59,8 @@ def test_every_page_is_written(site: dict[str, Any]) -> None:
     names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     ids = [site[key] for key in ("older", "newer", "failed", "pending")]
     expected = [f"crashes/{i}.html" for i in ids] + [f"groups/{site['group']}.html"]
+    # The analysis documents to download, of the crashes that have one.
+    expected += [f"crashes/{site[key]}.json" for key in ("older", "newer")]
     assert names == sorted(expected + ["index.html"])
     assert site["stats"].written == len(names)
 
@@ -84,10 +86,18 @@ def test_group_page_shows_signature_breakdowns_and_stack(site: dict[str, Any]) -
     assert "service:handle_request" in page.text
     for value in (socket.gethostname(), "web-2", "2024.05.1", "3.12.3"):
         assert value in page.text
-    # The representative is the newest crash: its merged stack has the native frames.
+    # The representative is the newest crash (equally informative): its merged stack has the
+    # native frames, shown crashing frame first.
     functions = [name for name, _ in frame_origins(html)]
-    assert functions[-3:] == ["handle_request", "os_abort_impl", "abort"]
+    assert functions[:3] == ["abort", "os_abort_impl", "handle_request"]
     assert "serve" in functions and "on_object" in functions
+    assert "most informative" in page.text
+    # Locals across the group: both crashes had the same values in handle_request.
+    assert "Locals across the group" in page.text
+    assert "'mallory' in 100% of 2" in page.text and "3 in 100% of 2" in page.text
+    assert "hunter2" not in html
+    # Every occurrence with its host and core path.
+    assert "web-2" in page.text and "/spool/core.1" in page.text
     occurrences = {a["href"] for a in page.tags("a")}
     assert {f"../crashes/{site['older']}.html", f"../crashes/{site['newer']}.html"} <= occurrences
 
@@ -112,6 +122,19 @@ def test_crash_page_shows_threads_frames_origins_and_locals(site: dict[str, Any]
     assert "retries" in page.text
     assert "SIGABRT" in page.text and "orders" in page.text and "env=prod" in page.text
     assert "/spool/core.2" in page.text
+    links = [a for a in page.tags("a") if a.get("href") == f"../crashes/{site['newer']}.json"]
+    assert links and "download" in links[0]
+
+
+def test_crash_documents_are_the_scrubbed_analysis(site: dict[str, Any]) -> None:
+    import json
+
+    document = json.loads((site["out"] / f"crashes/{site['newer']}.json").read_text())
+    names = [f["function"] for t in document["threads"] for f in t["frames"]]
+    assert "handle_request" in names and "abort" in names
+    text = json.dumps(document)
+    assert "'mallory'" in text and "secret_token" in text and "hunter2" not in text
+    assert not (site["out"] / f"crashes/{site['pending']}.json").exists()
 
 
 def test_source_lines_only_for_cores_of_this_host(site: dict[str, Any]) -> None:
@@ -146,18 +169,19 @@ def test_no_locals_leaves_values_out_of_every_page(
     database.crash(group, real_analysis)
     out = tmp_path / "site"
     render_all(database.store, out, no_locals=True, today=TODAY)
-    for page in out.rglob("*.html"):
+    for page in [*out.rglob("*.html"), *out.rglob("*.json")]:
         text = page.read_text()
         assert "mallory" not in text and "secret_token" not in text, page
+    assert (out / "crashes/1.json").is_file()
     assert "handle_request" in (out / "crashes/1.html").read_text()
 
 
 def test_unchanged_pages_are_not_rewritten(site: dict[str, Any], database: Database) -> None:
     out: Path = site["out"]
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*.html")}
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
     stats = render_all(database.store, out, today=TODAY, source_roots=site["roots"])
     assert stats.written == 0 and stats.unchanged == len(before)
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.html")} == before
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temp files left
 
 
@@ -176,7 +200,8 @@ def test_render_changed_touches_only_the_new_crash_pages(
     after = {str(p.relative_to(out)): p.stat().st_mtime_ns for p in out.rglob("*.html")}
     changed = {name for name in after if before.get(name) != after[name]}
     assert changed == {"index.html", f"groups/{site['group']}.html", f"crashes/{new}.html"}
-    assert stats.written == 3
+    assert stats.written == 4  # and the new crash's document
+    assert (out / f"crashes/{new}.json").is_file()
     assert f"groups/{other}.html" in after and f"crashes/{other_crash}.html" in after
     assert "web-3" in read(out, f"groups/{site['group']}.html").text
 
@@ -190,7 +215,7 @@ def test_render_changed_into_an_empty_directory_renders_everything(
     second = database.crash(database.group("SIGABRT | b"), real_analysis)
     out = tmp_path / "site"
     stats = report.render_changed(database.store.engine, out, [second], today=TODAY)
-    assert stats.written == 5 and (out / f"crashes/{first}.html").is_file()
+    assert stats.written == 7 and (out / f"crashes/{first}.json").is_file()
 
 
 def test_large_groups_are_paginated_and_stale_pages_removed(
@@ -202,9 +227,11 @@ def test_large_groups_are_paginated_and_stale_pages_removed(
     out = tmp_path / "site"
     (out / "crashes").mkdir(parents=True)
     (out / "crashes/9999.html").write_text("stale")
+    (out / "crashes/9999.json").write_text("stale")
     (out / "crashes/README.txt").write_text("not ours")
     render_all(database.store, out, today=TODAY)
     assert not (out / "crashes/9999.html").exists()
+    assert not (out / "crashes/9999.json").exists()
     assert (out / "crashes/README.txt").exists()
     pages = sorted(p.name for p in (out / "groups").iterdir())
     assert pages == [f"{group}-p2.html", f"{group}-p3.html", f"{group}.html"]
@@ -246,3 +273,20 @@ def test_report_command_writes_where_reports_go_by_default(
     monkeypatch.delenv("TRIAGE_REPORTS", raising=False)
     assert main(["report", "--db", database.url]) == 0
     assert (tmp_path / "triage-reports" / "index.html").is_file()
+
+
+def test_thread_names_are_shown(
+    database: Database, real_analysis: dict[str, Any], tmp_path: Path
+) -> None:
+    import copy
+
+    named = copy.deepcopy(real_analysis)
+    for thread in named["threads"]:
+        thread["name"] = "MainThread" if thread["crashed"] else "idle-worker"
+    crash = database.crash(database.group("SIGABRT | named"), named)
+    out = tmp_path / "site"
+    render_all(database.store, out, today=TODAY)
+    page = read(out, f"crashes/{crash}.html")
+    headings = " ".join(page.text_parts)
+    assert "MainThread" in headings and "idle-worker" in headings
+    assert "MainThread" in read(out, "groups/1.html").text  # the signed thread

@@ -90,6 +90,7 @@ def test_page_names_come_from_ids_only(evil_site: Path) -> None:
     names = sorted(str(p.relative_to(evil_site)) for p in evil_site.rglob("*") if p.is_file())
     assert names == [
         "crashes/1.html",
+        "crashes/1.json",
         "crashes/2.html",
         "crashes/3.html",
         "groups/1.html",
@@ -105,3 +106,16 @@ def test_pages_forbid_every_script_but_their_own(evil_site: Path) -> None:
     policy = policies[0] or ""
     assert "default-src 'none'" in policy
     assert "script-src 'sha256-" in policy and "unsafe-inline" not in policy
+
+
+def test_locals_across_the_group_and_documents_are_inert(evil_site: Path) -> None:
+    import json
+
+    group = Page((evil_site / "groups/1.html").read_text(encoding="utf-8"))
+    assert "Locals across the group" in group.text
+    spread = group.text.split("Locals across the group", 1)[1]
+    # Planted names and values (long ones cut, as every long repr), shown as text.
+    assert f"{PAYLOADS[0]} {PAYLOADS[1]}" in spread and "… in 100% of 1" in spread
+    # The download is JSON data, never markup a browser would run: it parses as the document.
+    document = json.loads((evil_site / "crashes/1.json").read_text(encoding="utf-8"))
+    assert document["source"]["path"] == f"/spool/{EVIL}"

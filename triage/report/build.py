@@ -22,6 +22,7 @@ from .lock import locked
 from .parallel import plan
 from .records import CrashRecord, GroupRecord
 from .render import SiteWriter, render_group, render_index
+from .spread import locals_spread
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,9 @@ def render_all(
                 members_of = members.get(group.id, [])
                 representative = representatives.get(group.id)
                 page_facts = facts.get(group.id)
-                _write_group(writer, group, members_of, representative, page_facts, day, no_locals)
+                _write_group(
+                    session, writer, group, members_of, representative, page_facts, day, no_locals
+                )
             if not parallel.slices:
                 crashes = queries.crashes_with_analysis(session)
                 write_crashes(writer, crashes, by_id, no_locals, Sources(source_roots))
@@ -106,7 +109,7 @@ def render_changed(
             group = by_id[group_id]
             representative = representatives.get(group_id)
             _write_group(
-                writer, group, members, representative, facts.get(group_id), day, no_locals
+                session, writer, group, members, representative, facts.get(group_id), day, no_locals
             )
         write_crashes(writer, crashes, by_id, no_locals, Sources(source_roots))
     return RenderStats(writer.written, writer.unchanged, 0, time.perf_counter() - started)
@@ -134,6 +137,7 @@ def _write_index(
 
 
 def _write_group(
+    session: Any,
     writer: SiteWriter,
     group: GroupRecord,
     members: list[CrashRecord],
@@ -143,7 +147,14 @@ def _write_group(
     no_locals: bool,
 ) -> None:
     facts = facts or GroupFacts()
-    pages = build_group_pages(group, members, representative, facts, day, with_locals=not no_locals)
+    spread = None
+    if not no_locals:
+        sample = queries.group_analyses(session, group.id)
+        analyses = (crash.analysis for crash in sample if crash.analysis is not None)
+        spread = locals_spread(analyses, group.count)
+    pages = build_group_pages(
+        group, members, representative, facts, day, with_locals=not no_locals, spread=spread
+    )
     for page in pages:
         writer.write(page.path, render_group(page))
     writer.remove_extra_group_pages(group.id, len(pages))

@@ -6,21 +6,28 @@ template only ever formats values; it never decides what a crash means.
 
 from __future__ import annotations
 
+import posixpath
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from ..model import Analysis
+from ..stack import crashing_thread
 from ..store.queries import Facet
 from . import paths
 from .frames import SourceLookup, ThreadView, signed_thread_view, thread_views
 from .records import CrashRecord, GroupRecord
-from .trend import Sparkline, sparkline
+from .spread import LocalsSpread
+from .trend import Sparkline, active_window, recent, sparkline
+from .values import MAX_EXECUTABLES, Executable, Versions, executables, ranks, versions
 
 OCCURRENCES_PER_PAGE = 100
 MAX_PROBLEMS_LISTED = 200  # failed/pending cores on the index; the rest are counted
 MAX_LISTED_VALUES = 5  # executables/versions/hosts per index row; the rest are "+N"
+MAX_HOSTS_NAMED = 2  # hosts named on an index row; the count says how many there are
+# The index's status column, worst first: what needs a look before what is being handled.
+STATUS_ORDER = {"regressed": 0, "new": 1, "resolved": 2}
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,11 @@ class Moment:
     text: str  # "2024-05-01 12:03"
     iso: str  # "2024-05-01T12:03:07Z"
     epoch: int  # seconds, the key the browser sorts by
+
+    @property
+    def day(self) -> str:
+        """The date alone, where a table has no room for the time (shown on hover)."""
+        return self.text.split(" ", 1)[0]
 
 
 def moment(value: datetime | None) -> Moment | None:
@@ -50,6 +62,11 @@ class GroupFacts:
     facets: tuple[Facet, ...] = ()
     days: Counter[date] = field(default_factory=Counter)
     newest_crash_id: int | None = None
+    kind: str | None = None  # crash or hang
+    status: str = "new"  # new, resolved, regressed
+    first_release: str | None = None
+    last_release: str | None = None
+    resolved_in: str | None = None
 
     def facet(self, kind: str) -> Facet:
         found = next((facet for facet in self.facets if facet.kind == kind), None)
@@ -71,6 +88,13 @@ class CrashLink:
     host: str | None
     signal: str | None
     release: str | None
+
+    @property
+    def executable_name(self) -> str:
+        """The base name a table shows; the full path goes in its hover title."""
+        if not self.executable:
+            return ""
+        return posixpath.basename(self.executable.rstrip("/")) or self.executable
 
 
 def crash_link(crash: CrashRecord) -> CrashLink:
@@ -109,15 +133,29 @@ class GroupRow:
     id: int
     href: str
     signature: str
+    kind: str | None
+    status: str
+    status_rank: int  # sort key: regressed first
     count: int
+    recent: int  # crashes in the last RECENT_DAYS days
     first_seen: Moment | None
     last_seen: Moment | None
+    first_release: str | None
+    last_release: str | None
+    release_rank: int  # sort key of last_release among the index's releases (versions)
     trend: Sparkline
-    executables: Listed
-    python_versions: Listed
+    executables: tuple[Executable, ...]
+    executables_more: int
+    python: Versions
+    python_rank: int  # sort key of the newest version among the index's versions
     hosts: Listed
+    host_count: int
     newest_crash_href: str | None
     newest_crash_id: int | None
+
+    @property
+    def is_hang(self) -> bool:
+        return self.kind == "hang"
 
 
 @dataclass(frozen=True)
@@ -130,6 +168,7 @@ class IndexPage:
     problems_more: int
     total_crashes: int
     today: date
+    regressed: int = 0  # groups that came back after being resolved
     root: str = ""
     title: str = "Crash groups"
 
@@ -141,14 +180,19 @@ def build_index(
     problems: Sequence[CrashRecord],
     today: date,
 ) -> IndexPage:
-    """The index: groups by last seen (newest first), then the cores that did not make it."""
-    rows = tuple(
-        _group_row(group, facts.get(group.id), today)
-        for group in sorted(groups, key=_recency, reverse=True)
-    )
+    """The index: the worst groups first, then the cores that did not make it.
+
+    Worst: most crashes in the last days, then most crashes, then the latest; the page's own
+    order is the default sort, so that it holds without the script.
+    """
+    known = {group.id: facts.get(group.id) or GroupFacts() for group in groups}
+    pythons = ranks(versions(fact.facet("python_version")).newest for fact in known.values())
+    releases = ranks(fact.last_release for fact in known.values())
+    rows = [_group_row(group, known[group.id], today, pythons, releases) for group in groups]
+    rows.sort(key=_worst, reverse=True)
     newest = sorted(problems, key=lambda crash: crash.id, reverse=True)
     return IndexPage(
-        groups=rows,
+        groups=tuple(rows),
         status_counts=tuple(sorted(status_counts.items())),
         failed=status_counts.get("failed", 0),
         pending=status_counts.get("pending", 0) + status_counts.get("analyzing", 0),
@@ -156,37 +200,81 @@ def build_index(
         problems_more=max(0, len(newest) - MAX_PROBLEMS_LISTED),
         total_crashes=sum(status_counts.values()),
         today=today,
+        regressed=sum(1 for row in rows if row.status == "regressed"),
     )
 
 
-def _recency(group: GroupRecord) -> tuple[float, int]:
-    seen = group.last_seen.timestamp() if group.last_seen is not None else 0.0
-    return (seen, group.id)
+def _day(value: datetime | None) -> date | None:
+    return value.date() if value is not None else None
 
 
-def _group_row(group: GroupRecord, facts: GroupFacts | None, today: date) -> GroupRow:
-    facts = facts or GroupFacts()
+def _worst(row: GroupRow) -> tuple[int, int, int, int]:
+    seen = row.last_seen.epoch if row.last_seen is not None else 0
+    return (row.recent, row.count, seen, row.id)
+
+
+def _group_row(
+    group: GroupRecord,
+    facts: GroupFacts,
+    today: date,
+    pythons: Mapping[str, int],
+    releases: Mapping[str, int],
+) -> GroupRow:
     newest = facts.newest_crash_id
+    first_day = _day(group.first_seen)
+    python = versions(facts.facet("python_version"))
+    executable = facts.facet("executable")
+    named = executables(executable, limit=len(executable.values))
+    shown = named[:MAX_EXECUTABLES]
+    host = facts.facet("host")
     return GroupRow(
         id=group.id,
         href=paths.group_path(group.id),
         signature=group.signature,
+        kind=facts.kind,
+        status=facts.status,
+        status_rank=STATUS_ORDER.get(facts.status, len(STATUS_ORDER)),
         count=group.count,
+        recent=recent(facts.days, today),
         first_seen=moment(group.first_seen),
         last_seen=moment(group.last_seen),
-        trend=sparkline(facts.days, today),
-        executables=listed(facts.facet("executable")),
-        python_versions=listed(facts.facet("python_version")),
-        hosts=listed(facts.facet("host")),
+        first_release=facts.first_release,
+        last_release=facts.last_release,
+        release_rank=releases.get(facts.last_release or "", 0),
+        trend=sparkline(facts.days, today, active_window(first_day, today)),
+        executables=shown,
+        executables_more=len(named) - len(shown),  # by base name, as shown
+        python=python,
+        python_rank=pythons.get(python.newest or "", 0),
+        hosts=listed(host, MAX_HOSTS_NAMED),
+        host_count=len(host.values),
         newest_crash_href=paths.crash_path(newest) if newest is not None else None,
         newest_crash_id=newest,
     )
 
 
 @dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+    percent: float  # of the group's crashes: the bar's length
+
+    @property
+    def share(self) -> str:
+        return f"{self.percent:.0f}%" if self.percent >= 1 else "<1%"
+
+
+@dataclass(frozen=True)
 class Breakdown:
     title: str
     items: tuple[tuple[str, int], ...]  # most frequent first
+
+    @property
+    def bars(self) -> tuple[Bar, ...]:
+        total = sum(count for _, count in self.items) or 1
+        return tuple(
+            Bar(label, count, round(100 * count / total, 1)) for label, count in self.items
+        )
 
 
 @dataclass(frozen=True)
@@ -211,9 +299,16 @@ class GroupPage:
     trend: Sparkline
     breakdowns: tuple[Breakdown, ...]
     representative: CrashLink | None
-    stack: ThreadView | None  # the representative crash's crashing thread
+    representative_reason: str | None  # why this crash is the example
+    stack: ThreadView | None  # the representative's signed thread, innermost frame first
     occurrences: tuple[CrashLink, ...]  # this page's slice, newest first
     pagination: Pagination
+    kind: str | None = None
+    status: str = "new"
+    first_release: str | None = None
+    last_release: str | None = None
+    resolved_in: str | None = None
+    spread: LocalsSpread | None = None  # locals across the group; None: none recorded
     root: str = "../"
 
     @property
@@ -229,8 +324,10 @@ def build_group_pages(
     today: date,
     with_locals: bool = True,
     per_page: int = OCCURRENCES_PER_PAGE,
+    spread: LocalsSpread | None = None,
 ) -> list[GroupPage]:
-    """Every page of a group; ``crashes`` are its members (analysis not needed)."""
+    """Every page of a group; ``crashes`` are its members (analysis not needed); ``spread``
+    is the locals across the group (``spread.locals_spread``), left out without locals."""
     ordered = sorted(crashes, key=lambda crash: crash.id, reverse=True)
     pages = max(1, -(-len(ordered) // per_page))
     links = tuple((number, paths.group_path(group.id, number)) for number in range(1, pages + 1))
@@ -242,10 +339,17 @@ def build_group_pages(
         "count": group.count,
         "first_seen": moment(group.first_seen),
         "last_seen": moment(group.last_seen),
-        "trend": sparkline(facts.days, today),
+        "trend": sparkline(facts.days, today, active_window(_day(group.first_seen), today)),
         "breakdowns": _breakdowns(facts),
         "representative": crash_link(representative) if representative else None,
+        "representative_reason": _why_representative(representative),
         "stack": _representative_stack(representative, with_locals),
+        "kind": facts.kind,
+        "status": facts.status,
+        "first_release": facts.first_release,
+        "last_release": facts.last_release,
+        "resolved_in": facts.resolved_in,
+        "spread": spread if with_locals else None,
     }
     return [
         GroupPage(
@@ -284,7 +388,26 @@ def _breakdowns(facts: GroupFacts) -> tuple[Breakdown, ...]:
 
 
 def _representative_stack(crash: CrashRecord | None, with_locals: bool) -> ThreadView | None:
-    return signed_thread_view(crash.analysis if crash else None, with_locals)
+    """The signed thread with the crashing frame first: the line a reader came for is on top."""
+    view = signed_thread_view(crash.analysis if crash else None, with_locals)
+    if view is None:
+        return None
+    return replace(view, frames=view.frames[::-1], innermost_first=True)
+
+
+def _why_representative(crash: CrashRecord | None) -> str | None:
+    """The store's rule (``representative_ids``), said with this crash's own figures."""
+    if crash is None or crash.analysis is None:
+        return None
+    thread = crashing_thread(crash.analysis).thread
+    frames = thread.frames if thread is not None else ()
+    known = sum(1 for frame in frames if frame.function not in ("", "???"))
+    with_locals = any(frame.locals or frame.arguments for frame in frames)
+    return (
+        f"the most informative of the group's analyzed crashes: {known} of {len(frames)} frames "
+        f"symbolized, {'with' if with_locals else 'without'} local variables "
+        "(ties go to the newest)"
+    )
 
 
 @dataclass(frozen=True)
@@ -308,6 +431,7 @@ class CrashPage:
     warnings: tuple[str, ...]
     missing_libraries: tuple[str, ...]
     locals_shown: bool
+    document_href: str | None = None  # the analysis as JSON, next to the page
     root: str = "../"
 
     @property
@@ -344,6 +468,7 @@ def build_crash_page(
         warnings=analysis.warnings if analysis else (),
         missing_libraries=analysis.missing_libraries if analysis else (),
         locals_shown=with_locals,
+        document_href=paths.crash_document_path(crash.id) if analysis is not None else None,
     )
 
 

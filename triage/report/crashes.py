@@ -15,6 +15,7 @@ from ..render.source import SourceCache
 from ..scrub import ScrubRules, scrub_text
 from . import queries
 from .context import build_crash_page
+from .documents import crash_document
 from .frames import SourceLookup
 from .records import CrashRecord, GroupRecord
 from .render import SiteWriter, render_crash
@@ -32,6 +33,9 @@ def write_crashes(
         lookup = sources.for_crash(crash)
         page = build_crash_page(crash, group, with_locals=not no_locals, sources=lookup)
         writer.write(page.path, render_crash(page))
+        document = crash_document(crash, with_locals=not no_locals)
+        if document is not None and page.document_href is not None:
+            writer.write(page.document_href, document)
 
 
 def render_crash_slice(

@@ -82,6 +82,7 @@ class ThreadView:
     warnings: tuple[str, ...]
     frames: tuple[FrameView, ...]
     name: str | None = None
+    innermost_first: bool = False  # frames in crash order (group pages), else in call order
 
     @property
     def badges(self) -> tuple[str, ...]:

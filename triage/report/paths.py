@@ -27,10 +27,18 @@ def crash_path(crash_id: int) -> str:
     return f"{CRASHES_DIR}/{_id(crash_id)}.html"
 
 
+def crash_document_path(crash_id: int) -> str:
+    """``crashes/<id>.json``: the crash's analysis document, next to its page."""
+    return f"{CRASHES_DIR}/{_id(crash_id)}.json"
+
+
 def is_page_name(name: str) -> bool:
-    """A name ``group_path``/``crash_path`` could have made (``12.html``, ``3-p2.html``)."""
+    """A name ``group_path``/``crash_path``/``crash_document_path`` could have made
+    (``12.html``, ``3-p2.html``, ``12.json``)."""
     stem, dot, extension = name.partition(".")
-    if not dot or extension != "html":
+    if not dot or extension not in ("html", "json"):
+        return False
+    if extension == "json" and not (stem.isascii() and stem.isdigit()):
         return False
     number, separator, page = stem.partition("-p")
     if separator and not (page.isascii() and page.isdigit()):

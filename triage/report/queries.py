@@ -21,10 +21,11 @@ from ..store.engine import wrapped_errors
 from ..store.queries import breakdowns, representative_ids
 from .context import GroupFacts
 from .records import CrashRecord, GroupRecord, crash_record, group_record
-from .trend import WINDOW_DAYS
+from .trend import MAX_WINDOW_DAYS
 
 PROBLEM_STATUSES = (FAILED, PENDING, "analyzing")
 STREAM_BATCH = 500  # crash pages are rendered from a stream: memory stays flat
+MAX_SPREAD_CRASHES = 500  # locals across a group: its newest crashes, a bounded read
 
 # Everything a crash row holds except the analysis document (the big part).
 _LIGHT = (
@@ -91,19 +92,32 @@ def problems(session: Session, limit: int) -> list[CrashRecord]:
 def group_facts(
     session: Session, groups: Collection[GroupRecord], today: datetime
 ) -> dict[int, GroupFacts]:
-    """Per group: the store's breakdowns, crashes per day over the trend window, the newest
-    crash. The counts are the store's (kept as crashes are recorded), never recounted here."""
+    """Per group: the store's breakdowns, its triage state and releases, crashes per day over
+    the longest trend window, the newest crash. The counts are the store's (kept as crashes are
+    recorded), never recounted here."""
     counts = {group.id: group.count for group in groups}
     facts = {gid: GroupFacts(facets=facets) for gid, facets in breakdowns(session, counts).items()}
     if not facts:
         return facts
     wanted = Crash.group_id.in_(list(facts))
+    state = select(
+        Group.id,
+        Group.kind,
+        Group.status,
+        Group.first_release,
+        Group.last_release,
+        Group.resolved_in,
+    ).where(Group.id.in_(list(facts)))
+    for row in session.execute(state):
+        found = facts[row.id]
+        found.kind, found.status, found.resolved_in = row.kind, row.status or "new", row.resolved_in
+        found.first_release, found.last_release = row.first_release, row.last_release
     newest = select(Crash.group_id, func.max(Crash.id)).where(wanted).group_by(Crash.group_id)
     for group_id, crash_id in session.execute(newest):
         if group_id in facts:
             facts[group_id].newest_crash_id = crash_id
     # Days are bucketed here, not in SQL: date functions differ between SQLite and PostgreSQL.
-    since = today - timedelta(days=WINDOW_DAYS)
+    since = today - timedelta(days=MAX_WINDOW_DAYS)
     when = func.coalesce(Crash.crashed_at, Crash.received_at)
     recent = select(Crash.group_id, when).where(wanted, when >= since)
     for group_id, moment in session.execute(recent):
@@ -139,6 +153,21 @@ def representatives(session: Session, group_ids: Collection[int]) -> dict[int, C
         if crash.group_id is not None:
             found[crash.group_id] = crash
     return found
+
+
+def group_analyses(
+    session: Session, group_id: int, limit: int = MAX_SPREAD_CRASHES
+) -> list[CrashRecord]:
+    """The newest crashes of a group with their analysis (scrubbed by ``records``), for the
+    locals across the group: bounded, so a group of a million crashes costs what 500 do."""
+    when = func.coalesce(Crash.crashed_at, Crash.received_at)
+    query = (
+        select(*_LIGHT, Crash.analysis)
+        .where(Crash.group_id == group_id, Crash.analysis.is_not(None))
+        .order_by(when.desc(), Crash.id.desc())
+        .limit(limit)
+    )
+    return [_crash(row) for row in session.execute(query)]
 
 
 def crash_ids(session: Session) -> list[int]:
