@@ -148,9 +148,13 @@ def scrub(analysis: Analysis, rules: ScrubRules | None = None) -> Analysis:
 
 
 def _thread(thread: Thread, rules: ScrubRules) -> Thread:
+    exception = thread.exception
+    if exception is not None and exception.repr:  # an exception's message can quote a secret
+        exception = dataclasses.replace(exception, repr=scrub_text(exception.repr, rules))
     if not any(frame.locals or frame.arguments for frame in thread.frames):
-        return thread
-    return dataclasses.replace(thread, frames=tuple(_frame(f, rules) for f in thread.frames))
+        return dataclasses.replace(thread, exception=exception)
+    frames = tuple(_frame(f, rules) for f in thread.frames)
+    return dataclasses.replace(thread, frames=frames, exception=exception)
 
 
 def _frame(frame: Frame, rules: ScrubRules) -> Frame:

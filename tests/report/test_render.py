@@ -15,6 +15,11 @@ from triage.report.build import render_all, render_changed
 TODAY = NOW.date()
 
 
+def published(out: Path) -> list[Path]:
+    """The files of the site (the renderers' dot-named lock file is not part of it)."""
+    return [p for p in out.rglob("*") if p.is_file() and not p.name.startswith(".")]
+
+
 def read(out: Path, name: str) -> Page:
     return Page((out / name).read_text(encoding="utf-8"))
 
@@ -56,7 +61,7 @@ def site(database: Database, real_analysis: dict[str, Any], tmp_path: Path) -> d
 
 def test_every_page_is_written(site: dict[str, Any]) -> None:
     out: Path = site["out"]
-    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    names = sorted(str(p.relative_to(out)) for p in published(out))
     ids = [site[key] for key in ("older", "newer", "failed", "pending")]
     expected = [f"crashes/{i}.html" for i in ids] + [f"groups/{site['group']}.html"]
     # The analysis documents to download, of the crashes that have one.
@@ -178,11 +183,12 @@ def test_no_locals_leaves_values_out_of_every_page(
 
 def test_unchanged_pages_are_not_rewritten(site: dict[str, Any], database: Database) -> None:
     out: Path = site["out"]
-    before = {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()}
+    before = {p: p.stat().st_mtime_ns for p in published(out)}
     stats = render_all(database.store, out, today=TODAY, source_roots=site["roots"])
     assert stats.written == 0 and stats.unchanged == len(before)
-    assert {p: p.stat().st_mtime_ns for p in out.rglob("*") if p.is_file()} == before
-    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temp files left
+    assert {p: p.stat().st_mtime_ns for p in published(out)} == before
+    # No temp files left; the renderers' lock file stays (it is only ever locked, never read).
+    assert [p.name for p in out.rglob("*") if p.name.startswith(".")] == [".triage-render.lock"]
 
 
 def test_render_changed_touches_only_the_new_crash_pages(

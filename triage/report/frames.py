@@ -82,6 +82,9 @@ class ThreadView:
     warnings: tuple[str, ...]
     frames: tuple[FrameView, ...]
     name: str | None = None
+    # The exception in flight: "Handling ValueError('bad')" and where it was raised.
+    exception: str | None = None
+    exception_raised_at: tuple[str, ...] = ()
     innermost_first: bool = False  # frames in crash order (group pages), else in call order
 
     @property
@@ -141,7 +144,20 @@ def thread_view(
         warnings=thread.warnings,
         frames=tuple(frame_view(frame, with_locals, sources) for frame in thread.frames),
         name=thread.name,
+        exception=_exception(thread),
+        exception_raised_at=tuple(
+            f"{frame.file or '???'}:{frame.line if frame.line is not None else '?'} "
+            f"in {frame.function}"
+            for frame in (thread.exception.traceback if thread.exception else ())
+        ),
     )
+
+
+def _exception(thread: Thread) -> str | None:
+    if thread.exception is None:
+        return None
+    doing = "Handling" if thread.exception.handled else "Raising"
+    return f"{doing} {thread.exception.repr or thread.exception.type}"
 
 
 def thread_views(
