@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from triage.report.lock import render_lock
+from triage.store import open_store
 
 from .conftest import PYTHON, rows, run_triage
 
@@ -38,6 +39,7 @@ def test_host_is_the_option_else_the_machine_and_a_sidecar_wins(
 
 
 def test_the_database_url_from_a_file_only_its_owner_may_read(db_url: str, tmp_path: Path) -> None:
+    open_store(db_url).close()  # query commands do not create a database
     secret = tmp_path / "db-url"
     secret.write_text(db_url + "\n")
     secret.chmod(0o644)
