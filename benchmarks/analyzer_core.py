@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -78,6 +79,13 @@ class Tool:
     name: str
     argv: tuple[str, ...]  # CORE and PYTHON are placeholders
     check: bytes  # must appear in stdout
+    cold_cache: bool = False  # triage's symbol cache starts empty (else: warm from earlier runs)
+
+
+# triage's symbol cache (TRIAGE_SYMBOL_CACHE): one directory kept for the whole benchmark (warm
+# after the first run on each core), or a new empty one per run for the cold figures.
+SYMBOL_CACHE_ENV = "TRIAGE_SYMBOL_CACHE"
+WARM_CACHE = Path(tempfile.gettempdir()) / "analyzer-core-symbols"
 
 
 def venv_python() -> str:
@@ -92,6 +100,7 @@ def tools() -> list[Tool]:
         Tool("triage", (triage, "core", "CORE"), MARKER),
         Tool("pystack", (pystack, "core", "CORE"), MARKER),
         Tool("triage --native", (triage, "core", "--native", "CORE"), MARKER),
+        Tool("triage --native cold", (triage, "core", "--native", "CORE"), MARKER, True),
         Tool("pystack --native", (pystack, "core", "--native", "CORE"), MARKER),
         Tool("gdb", tuple(gdb), b"#0 "),
         Tool("triage start-up", (triage, "--help"), b"usage"),
@@ -100,7 +109,7 @@ def tools() -> list[Tool]:
     ]
 
 
-ANALYSIS_TOOLS = 5  # the first five of tools(); the others only measure start-up
+ANALYSIS_TOOLS = 6  # the first six of tools(); the others only measure start-up
 
 
 @dataclass
@@ -167,7 +176,13 @@ def bench_core(core: Core, runs: int, rounds: int) -> None:
 
 def run_once(tool: Tool, core: Core) -> common.Run:
     argv = [_fill(arg, core) for arg in tool.argv]
-    return common.measure(argv, timeout=300, check=lambda out: tool.check in out)
+    cold = Path(tempfile.mkdtemp(prefix="analyzer-core-cold-")) if tool.cold_cache else None
+    os.environ[SYMBOL_CACHE_ENV] = str(cold or WARM_CACHE)
+    try:
+        return common.measure(argv, timeout=300, check=lambda out: tool.check in out)
+    finally:
+        if cold is not None:
+            shutil.rmtree(cold, ignore_errors=True)
 
 
 def _fill(arg: str, core: Core) -> str:
@@ -179,6 +194,7 @@ def _in_process(core: Core, native: bool, runs: int) -> None:
     key = "native" if native else "python"
     flag = "1" if native else "0"
     argv = [venv_python(), "-I", "-c", IN_PROCESS, str(core.path), flag, str(runs)]
+    os.environ[SYMBOL_CACHE_ENV] = str(WARM_CACHE)
     run = common.retrying(lambda: common.measure(argv, timeout=600))
     try:
         data = json.loads(run.stdout) if run.ok else None
@@ -214,6 +230,7 @@ def in_process_of(core: Core, key: str) -> float:
 def time_row(label: str, values: dict[str, float]) -> list[str]:
     t, p = values["triage"], values["pystack"]
     tn, pn, g = values["triage --native"], values["pystack --native"], values["gdb"]
+    tc = values["triage --native cold"]
     return [
         label,
         common.fmt_seconds(t),
@@ -224,6 +241,8 @@ def time_row(label: str, values: dict[str, float]) -> list[str]:
         common.fmt_seconds(pn),
         common.fmt_seconds(g),
         common.fmt_ratio(common.ratio(tn, pn)),
+        common.fmt_seconds(tc),
+        common.fmt_ratio(common.ratio(tc, pn)),
         common.fmt_ratio(common.ratio(g, tn)),
         common.fmt_seconds(values["in-process --native"]),
     ]
@@ -239,6 +258,8 @@ TIME_HEADERS = [
     "pystack --native",
     "gdb bt",
     "ours/pystack (native)",
+    "triage --native, cold cache",
+    "ours/pystack (native, cold)",
     "gdb/ours (native)",
     "in-process --native",
 ]

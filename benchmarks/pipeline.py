@@ -268,7 +268,7 @@ def main() -> None:
         f"{analysis * 1000:.1f} ms/core |",
         f"| pipeline overhead beyond the analysis (1 worker) | {overhead * 1000:.1f} ms/core |",
         f"| fixed start-up of `triage ingest` (1 core) | {startup:.2f} s |",
-        f"| throughput with the HTML report updated at the end (issue 6) | "
+        f"| throughput with the HTML report updated at the end | "
         f"{len(cores) / with_report * 60:.0f} cores/min ({with_report:.1f} s) |",
         "",
     ]

@@ -16,6 +16,11 @@ struct PyFrameInfo {
     std::optional<std::string> qualname;  // 3.11+
     int line = -1;                        // -1: unknown
     int first_line = 0;
+    // 3.11+ (PEP 657 location table): the instruction's span, columns 0-based as
+    // code.co_positions() gives them; -1 when unknown or before 3.11.
+    int end_line = -1;
+    int column = -1;
+    int end_column = -1;
     bool is_entry = true;  // the first frame run by its own C call of the eval loop
     uint64_t frame_address = 0;
     uint64_t code_address = 0;
@@ -36,6 +41,14 @@ struct NativeFrameInfo {
     bool inlined = false;  // a call inlined at this address (same address as its caller)
 };
 
+// The exception a thread is raising or handling, read from its thread state.
+struct PyExceptionInfo {
+    std::string type;  // the exception's type name (tp_name), e.g. "ValueError"
+    std::string repr;  // bounded repr of the exception object; empty when only the type is known
+    bool handled = false;  // true: being handled (an except block runs); false: being raised
+    std::vector<PyFrameInfo> traceback;  // its traceback, outermost first (file, function, line)
+};
+
 constexpr int kGilWaiting = 2;
 constexpr int kGilDropping = 3;
 
@@ -43,6 +56,10 @@ struct PyThreadInfo {
     int tid = 0;  // 0 when the OS thread could not be identified
     uint64_t tstate = 0;
     int64_t interpreter_id = 0;
+    // Address of the thread state's most recent entry into the eval loop from C (3.11+; 0 when
+    // unknown). One OS thread running several interpreters has one thread state per interpreter:
+    // the one entered first has the highest anchor (3.12+: the entry shims are on the C stack).
+    uint64_t stack_anchor = 0;
     int gil = -1;                     // 1 holds the GIL, 0 does not, -1 unknown
     int gc = -1;                      // 1 garbage collecting, 0 not, -1 unknown
     std::vector<PyFrameInfo> frames;  // outermost first
@@ -50,6 +67,10 @@ struct PyThreadInfo {
     std::vector<std::string> warnings;
     bool python = true;  // has a Python thread state; false for native-only threads
     std::vector<NativeFrameInfo> native_frames;  // outermost first; with native modes only
+    // Live processes: the kernel's name of the thread (/proc/PID/task/TID/comm), as PyStack
+    // prints it after the tid.
+    std::optional<std::string> os_name;
+    std::optional<PyExceptionInfo> exception;  // none when the thread has no exception in flight
 };
 
 struct PythonVersion {

@@ -3,6 +3,7 @@
 #include <elf.h>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <set>
@@ -10,6 +11,7 @@
 
 #include "analysis.h"
 #include "corefile.h"
+#include "cpython/code_ranges.h"
 #include "cpython/debug_offsets.h"
 #include "cpython/interpreter.h"
 #include "cpython/layout.h"
@@ -66,6 +68,8 @@ cpython::RuntimeAddresses runtimeAddresses(const Module& python) {
     addrs.interp_head = symbolIn(python, "interp_head");
     addrs.tstate_current = symbolIn(python, "_PyThreadState_Current");
     addrs.gc_collecting = symbolIn(python, "collecting");
+    addrs.gil_locked = symbolIn(python, "gil_locked");
+    addrs.gil_last_holder = symbolIn(python, "gil_last_holder");
     if (const ElfFile* elf = python.file()) {
         for (const char* name : {".data", ".bss", ".PyRuntime"}) {
             if (auto sec = elf->section(name))
@@ -77,7 +81,9 @@ cpython::RuntimeAddresses runtimeAddresses(const Module& python) {
 }
 
 // Return-address ranges of the GIL and collector functions, from the interpreter's symbols.
-std::unique_ptr<cpython::StackScanner> makeScanner(const Memory& memory, const Module& python) {
+std::unique_ptr<cpython::StackScanner> makeScanner(const Memory& memory, const ModuleSet& modules,
+                                                   const Module& python,
+                                                   const cpython::Layout& layout) {
     const ElfFile* elf = python.file();
     if (elf == nullptr) return nullptr;
     auto ranges = [&](const std::vector<std::string>& names) {
@@ -86,15 +92,24 @@ std::unique_ptr<cpython::StackScanner> makeScanner(const Memory& memory, const M
             range = {range.first + python.loadBias(), range.second + python.loadBias()};
         return r;
     };
-    cpython::StackScanner::Ranges text;
+    cpython::StackScanner::Functions f;
     for (const auto& seg : elf->loadSegments()) {
         if (seg.flags & PF_X)
-            text.emplace_back(seg.vaddr + python.loadBias(),
-                              seg.vaddr + seg.memsz + python.loadBias());
+            f.interpreter_text.emplace_back(seg.vaddr + python.loadBias(),
+                                            seg.vaddr + seg.memsz + python.loadBias());
     }
-    auto scanner = std::make_unique<cpython::StackScanner>(
-        memory, std::move(text), ranges(cpython::kTakeGilFunctions),
-        ranges(cpython::kDropGilFunctions), ranges(cpython::kCollectorFunctions));
+    f.take_gil = ranges(cpython::kTakeGilFunctions);
+    f.drop_gil = ranges(cpython::kDropGilFunctions);
+    f.collector = ranges(cpython::kCollectorFunctions);
+    // Without local symbols (a stripped distribution build), through their exported callers.
+    if (f.take_gil.empty() && layout.take_gil_caller != nullptr)
+        f.take_gil = cpython::calledFirst(*elf, {layout.take_gil_caller}, python.loadBias());
+    if (f.collector.empty())
+        f.collector = cpython::calledFirst(*elf, cpython::kCollectorCallers, python.loadBias());
+    f.lock_acquire = ranges(cpython::kLockAcquireFunctions);
+    f.gil_acquirers = ranges(cpython::kGilAcquirerFunctions);
+    f.wait_code = cpython::waitCode(modules);
+    auto scanner = std::make_unique<cpython::StackScanner>(memory, std::move(f));
     return scanner->usable() ? std::move(scanner) : nullptr;
 }
 
@@ -123,7 +138,7 @@ std::optional<PythonPlan> planPython(const Memory& memory, const ModuleSet& modu
         return std::nullopt;
     }
     PythonPlan plan{*known, runtimeAddresses(*python->module),
-                    makeScanner(memory, *python->module)};
+                    makeScanner(memory, modules, *python->module, *known)};
     if (plan.layout.minor >= 13 && plan.addrs.runtime) {
         std::string why;
         if (!cpython::applyDebugOffsets(memory, *plan.addrs.runtime, &plan.layout, &why))
@@ -134,22 +149,32 @@ std::optional<PythonPlan> planPython(const Memory& memory, const ModuleSet& modu
     return plan;
 }
 
-using UnwindThread = std::function<std::vector<uint64_t>(int tid)>;
+using UnwindThread = std::function<NativeUnwinder::Pcs(int tid)>;
+// Threads unwound during the walk (their stack and the unwinder's complaint), reused for the
+// native stacks.
+using Unwound = std::unordered_map<int, std::pair<NativeUnwinder::Pcs, std::string>>;
 
-// Return addresses of one thread from an unwinder made on first use (it may not be needed).
+// The frames of one thread from an unwinder made on first use (it may not be needed).
 template <typename Make>
-UnwindThread lazyUnwind(std::unique_ptr<NativeUnwinder>* unwinder, Make make) {
-    return [unwinder, make](int tid) {
-        std::vector<uint64_t> pcs;
+UnwindThread lazyUnwind(std::unique_ptr<NativeUnwinder>* unwinder, Unwound* unwound,
+                        size_t max_frames, Make make) {
+    return [unwinder, unwound, max_frames, make](int tid) {
+        auto done = unwound->find(tid);
+        if (done != unwound->end()) return done->second.first;
         try {
             if (!*unwinder) *unwinder = make();
             std::string error;
-            for (const auto& frame : (*unwinder)->unwindPcs(tid, 4096, &error))
-                pcs.push_back(frame.first);
+            auto pcs = (*unwinder)->unwindPcs(tid, max_frames, &error);
+            unwound->emplace(tid, std::make_pair(pcs, error));
+            return pcs;
         } catch (const AnalysisError&) {
         }
-        return pcs;
+        return NativeUnwinder::Pcs{};
     };
+}
+
+bool wantsNative(const AnalysisOptions& options) {
+    return options.native || options.native_all;
 }
 
 void walkPython(const Memory& memory, const PythonPlan& plan, const AnalysisOptions& options,
@@ -161,16 +186,14 @@ void walkPython(const Memory& memory, const PythonPlan& plan, const AnalysisOpti
     walk_options.scanner = plan.scanner.get();
     walk_options.stack_pointers = stack_pointers;
     walk_options.unwind_thread = std::move(unwind_thread);
+    // The native stacks are unwound anyway: every thread's GIL state is checked on its own.
+    walk_options.confirm_all = wantsNative(options);
     cpython::InterpreterWalker walker(memory, plan.layout, plan.addrs, walk_options);
     try {
         out->threads = walker.walk(&out->warnings);
     } catch (const AnalysisError& e) {
         out->python_error = e.what();
     }
-}
-
-bool wantsNative(const AnalysisOptions& options) {
-    return options.native || options.native_all;
 }
 
 // The threads whose native stacks are wanted: Python threads, and with native_all every other
@@ -197,21 +220,30 @@ std::vector<PyThreadInfo*> nativeTargets(const AnalysisOptions& options, Analysi
 // Return addresses of every wanted thread; cheap enough to run while a process is stopped.
 std::vector<NativeUnwinder::Pcs> unwindAll(NativeUnwinder& unwinder,
                                            const std::vector<PyThreadInfo*>& threads,
-                                           const AnalysisOptions& options) {
+                                           const AnalysisOptions& options, Unwound* unwound) {
     std::vector<NativeUnwinder::Pcs> stacks;
     for (PyThreadInfo* thread : threads) {
-        std::string error;
-        stacks.push_back(unwinder.unwindPcs(thread->tid, options.max_frames, &error));
-        if (!error.empty()) thread->warnings.push_back(error);
+        // Once per OS thread: a thread running several interpreters has several thread states.
+        auto done = unwound->find(thread->tid);
+        if (done == unwound->end()) {
+            std::string error;
+            auto pcs = unwinder.unwindPcs(thread->tid, options.max_frames, &error);
+            done = unwound->emplace(thread->tid, std::make_pair(std::move(pcs), error)).first;
+        }
+        stacks.push_back(done->second.first);
+        if (!done->second.second.empty()) thread->warnings.push_back(done->second.second);
     }
     return stacks;
 }
 
 // Symbols, source lines and inlined calls (DWARF work): after a process runs again.
+// Thread states of one OS thread in several interpreters then share its stack out.
 void symbolizeAll(NativeUnwinder& unwinder, const std::vector<PyThreadInfo*>& threads,
-                  const std::vector<NativeUnwinder::Pcs>& stacks) {
+                  const std::vector<NativeUnwinder::Pcs>& stacks, const std::string& eval_function,
+                  Analysis* out) {
     for (size_t i = 0; i < threads.size(); ++i)
         threads[i]->native_frames = unwinder.symbolize(stacks[i]);
+    if (!eval_function.empty()) cpython::splitNativeStacks(&out->threads, eval_function);
 }
 
 void noNativeStacks(const AnalysisError& e, Analysis* out) {
@@ -223,9 +255,69 @@ bool isElfFile(const std::string& path) {
     return ElfFile::open(path, &error) != nullptr;
 }
 
+void sanitizeAll(std::vector<std::string>* texts) {
+    for (auto& text : *texts) text = sanitizeUtf8(text);
+}
+
+void sanitizeFrame(PyFrameInfo* frame) {
+    frame->file = sanitizeUtf8(frame->file);
+    frame->function = sanitizeUtf8(frame->function);
+    if (frame->qualname) frame->qualname = sanitizeUtf8(*frame->qualname);
+    for (auto* pairs : {&frame->arguments, &frame->locals}) {
+        for (auto& [name, repr] : *pairs) {
+            name = sanitizeUtf8(name);
+            repr = sanitizeUtf8(repr);
+        }
+    }
+}
+
+// Every string of the result comes, one way or another, from the target (names in its memory,
+// paths in its notes, messages quoting them): the bindings must receive valid UTF-8 only.
+void sanitizeAnalysis(Analysis* out) {
+    out->core_path = sanitizeUtf8(out->core_path);
+    out->process.fname = sanitizeUtf8(out->process.fname);
+    out->process.psargs = sanitizeUtf8(out->process.psargs);
+    sanitizeAll(&out->argv);
+    if (out->execfn) out->execfn = sanitizeUtf8(*out->execfn);
+    out->executable = sanitizeUtf8(out->executable);
+    if (out->python_error) out->python_error = sanitizeUtf8(*out->python_error);
+    sanitizeAll(&out->missing_libraries);
+    sanitizeAll(&out->warnings);
+    for (auto& thread : out->threads) {
+        sanitizeAll(&thread.warnings);
+        for (auto& frame : thread.frames) sanitizeFrame(&frame);
+        for (auto& frame : thread.native_frames) {
+            for (std::string* text :
+                 {&frame.function, &frame.file, &frame.library, &frame.library_path})
+                *text = sanitizeUtf8(*text);
+        }
+    }
+}
+
 void finish(const ModuleSet& modules, Analysis* out) {
-    for (const auto& m : modules.missing()) out->missing_libraries.push_back(sanitizeUtf8(m));
-    for (const auto& w : modules.warnings()) out->warnings.push_back(sanitizeUtf8(w));
+    for (const auto& m : modules.missing()) out->missing_libraries.push_back(m);
+    for (const auto& w : modules.warnings()) out->warnings.push_back(w);
+    sanitizeAnalysis(out);
+}
+
+// The analyzer's own errors keep their type; anything else the C++ library throws (a number out
+// of range, an allocation refused, a length error on a corrupt size) becomes an AnalysisError
+// with its message. Messages quote paths and names from the target: sanitized as well.
+template <typename Run>
+Analysis guarded(Run run) {
+    try {
+        return run();
+    } catch (const CoreFileError& e) {
+        throw CoreFileError(sanitizeUtf8(e.what()));
+    } catch (const ProcessError& e) {
+        throw ProcessError(sanitizeUtf8(e.what()));
+    } catch (const AnalysisError& e) {
+        throw AnalysisError(sanitizeUtf8(e.what()));
+    } catch (const std::bad_alloc&) {
+        throw AnalysisError("out of memory (the input may be corrupt, or the memory limit low)");
+    } catch (const std::exception& e) {
+        throw AnalysisError(std::string("internal error on this input: ") + sanitizeUtf8(e.what()));
+    }
 }
 
 void fillProcessInfo(int pid, const ProcessStatus& status, Analysis* out) {
@@ -245,9 +337,18 @@ void fillProcessInfo(int pid, const ProcessStatus& status, Analysis* out) {
     }
 }
 
-}  // namespace
+// The kernel's thread names (the OS name a program gives with prctl or pthread_setname_np).
+void readThreadNames(int pid, Analysis* out) {
+    for (auto& thread : out->threads) {
+        if (thread.tid == 0) continue;
+        std::ifstream comm("/proc/" + std::to_string(pid) + "/task/" + std::to_string(thread.tid) +
+                           "/comm");
+        std::string name;
+        if (comm && std::getline(comm, name)) thread.os_name = sanitizeUtf8(name.substr(0, 64));
+    }
+}
 
-Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
+Analysis analyzeCoreUnguarded(const std::string& path, const AnalysisOptions& options) {
     auto core = CoreFile::open(path);
     Analysis out;
     out.kind = "core";
@@ -294,14 +395,19 @@ Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
         return NativeUnwinder::forCore(core->bytes(), out.executable, modules);
     };
     std::unique_ptr<NativeUnwinder> unwinder;
-    if (auto plan = planPython(*core, modules, executable, &out))
-        walkPython(*core, *plan, options, stack_pointers, lazyUnwind(&unwinder, make_unwinder),
-                   &out);
+    Unwound unwound;
+    std::string eval_function;
+    if (auto plan = planPython(*core, modules, executable, &out)) {
+        eval_function = plan->layout.eval_function;
+        walkPython(*core, *plan, options, stack_pointers,
+                   lazyUnwind(&unwinder, &unwound, options.max_frames, make_unwinder), &out);
+    }
     if (wantsNative(options)) {
         try {
             if (!unwinder) unwinder = make_unwinder();
             auto threads = nativeTargets(options, &out);
-            symbolizeAll(*unwinder, threads, unwindAll(*unwinder, threads, options));
+            symbolizeAll(*unwinder, threads, unwindAll(*unwinder, threads, options, &unwound),
+                         eval_function, &out);
         } catch (const AnalysisError& e) {
             noNativeStacks(e, &out);
         }
@@ -310,30 +416,36 @@ Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
     return out;
 }
 
-Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
+// The thread whose /proc entries hold the process's memory, maps and root: the leader, unless
+// it exited while other threads run on (a zombie leader has none of them left).
+int readerThread(int pid, const ProcessStatus& status) {
+    if (status.state != 'Z' && status.state != 'X') return pid;
+    if (auto live = liveThread(pid)) return *live;
+    throw ProcessError("process " + std::to_string(pid) +
+                       " is a zombie: it has exited and has no memory left to inspect");
+}
+
+Analysis analyzeProcessUnguarded(int pid, const AnalysisOptions& options) {
     Analysis out;
     out.kind = "process";
     ProcessStatus status = readProcessStatus(pid);
-    if (status.state == 'Z' || status.state == 'X')
-        throw ProcessError("process " + std::to_string(pid) +
-                           " is a zombie: it has exited and "
-                           "has no memory left to inspect");
+    int reader = readerThread(pid, status);
     fillProcessInfo(pid, status, &out);
     // Files are opened through the process's own root, so a process in another mount
     // namespace (a container) is read against its own files.
-    std::string root = "/proc/" + std::to_string(pid) + "/root";
-    ProcessMemory memory(pid);
+    std::string root = "/proc/" + std::to_string(reader) + "/root";
+    ProcessMemory memory(reader);
     // Everything that does not need the threads stopped happens first: mappings, ELF files,
     // symbols, the interpreter's layout, and for native stacks the modules' unwind tables.
-    ModuleSet modules(readProcessMaps(pid), memory,
+    ModuleSet modules(readProcessMaps(reader), memory,
                       LibrarySearch{options.lib_search_path, options.lib_search_root, root});
-    const Module* executable = findExecutable(readProcessAuxv(pid), modules);
+    const Module* executable = findExecutable(readProcessAuxv(reader), modules);
     if (executable != nullptr) out.executable = sanitizeUtf8(executable->name);
     auto plan = planPython(memory, modules, executable, &out);
     std::unique_ptr<NativeUnwinder> unwinder;
     if (wantsNative(options) && options.block) {
         try {
-            unwinder = NativeUnwinder::reportProcess(pid, modules);
+            unwinder = NativeUnwinder::reportProcess(reader, modules);
         } catch (const AnalysisError& e) {
             noNativeStacks(e, &out);
         }
@@ -359,9 +471,10 @@ Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
     // Threads can be unwound only while stopped; without native mode an unwinder is set up
     // only if the walk needs one (see InterpreterWalker::applyStackActivity).
     UnwindThread unwind_thread;
+    Unwound unwound;
     if (stopper) {
-        unwind_thread = lazyUnwind(&unwinder, [&] {
-            auto made = NativeUnwinder::reportProcess(pid, modules);
+        unwind_thread = lazyUnwind(&unwinder, &unwound, options.max_frames, [&] {
+            auto made = NativeUnwinder::reportProcess(reader, modules);
             made->attach(pid);
             return made;
         });
@@ -371,18 +484,31 @@ Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
     std::vector<NativeUnwinder::Pcs> native_stacks;
     if (unwinder && wantsNative(options)) {
         native_threads = nativeTargets(options, &out);
-        native_stacks = unwindAll(*unwinder, native_threads, options);
+        native_stacks = unwindAll(*unwinder, native_threads, options, &unwound);
     }
     if (stopper) {
         stopper->detach();
         out.stopped_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     }
-    if (!native_stacks.empty()) symbolizeAll(*unwinder, native_threads, native_stacks);
+    readThreadNames(pid, &out);
+    if (!native_stacks.empty())
+        symbolizeAll(*unwinder, native_threads, native_stacks,
+                     plan ? plan->layout.eval_function : "", &out);
     if (memory.processGone())
         throw ProcessError("process " + std::to_string(pid) + " exited during inspection");
     finish(modules, &out);
     return out;
+}
+
+}  // namespace
+
+Analysis analyzeCore(const std::string& path, const AnalysisOptions& options) {
+    return guarded([&] { return analyzeCoreUnguarded(path, options); });
+}
+
+Analysis analyzeProcess(int pid, const AnalysisOptions& options) {
+    return guarded([&] { return analyzeProcessUnguarded(pid, options); });
 }
 
 }  // namespace triage

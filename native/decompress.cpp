@@ -5,11 +5,14 @@
 #include <lz4frame.h>
 #include <lzma.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
@@ -26,6 +29,11 @@ namespace {
 // Bounded buffers: the compressed file is streamed, never loaded whole, so the only large
 // allocation is the decompressed core itself in the memfd. 1 MiB keeps syscalls few.
 constexpr size_t kChunkSize = 1 << 20;
+
+// Decompression bombs: at most this many times the compressed size, but never less than the
+// floor. Documented in docs/robustness.md.
+constexpr uint64_t kMaxRatio = 1000;
+constexpr uint64_t kMinRatioCap = uint64_t{256} << 20;
 
 // Closes the fd unless ownership was handed out with release(), so every error path is leak-free.
 class FdGuard {
@@ -72,19 +80,25 @@ struct Source {
     }
 };
 
+// A cap on the decompressed size and the reason for it, named in the error.
+struct OutputLimit {
+    uint64_t bytes;
+    std::string why;
+};
+
 // The decompressed output: the memfd plus the size cap, which is checked before writing so a
 // decompression bomb is stopped at the limit rather than after filling memory.
 struct Sink {
     int fd;
     const std::string& path;
-    uint64_t limit;
+    OutputLimit limit;
     uint64_t total = 0;
     std::vector<unsigned char> buf = std::vector<unsigned char>(kChunkSize);
 
     void write(const unsigned char* data, size_t len) {
-        if (len > limit - total) {
-            fail(path,
-                 "decompressed size exceeds the limit of " + std::to_string(limit) + " bytes");
+        if (len > limit.bytes - total) {
+            fail(path, "decompressed size exceeds " + std::to_string(limit.bytes) + " bytes (" +
+                           limit.why + "); not decompressed");
         }
         total += len;
         // write() may be short (signals, memory pressure on the tmpfs behind the memfd).
@@ -203,7 +217,9 @@ void inflateZstd(Source& src, Sink& out) {
                 fail(src.path, std::string("corrupt zstd stream: ") + ZSTD_getErrorName(hint));
             }
             out.write(out.buf.data(), o.pos);
-            outputFull = o.pos == o.size;
+            // A full buffer may hide more output, unless the frame just ended (hint 0): then
+            // another call would start the next frame without input and report a bogus hint.
+            outputFull = o.pos == o.size && hint != 0;
         }
     }
     if (hint != 0) fail(src.path, "truncated zstd stream");
@@ -233,7 +249,7 @@ void inflateLz4(Source& src, Sink& out) {
             }
             pos += srcSize;
             out.write(out.buf.data(), dstSize);
-            outputFull = dstSize == out.buf.size();
+            outputFull = dstSize == out.buf.size() && hint != 0;  // as for zstd above
         }
     }
     if (hint != 0) fail(src.path, "truncated lz4 stream");
@@ -283,8 +299,40 @@ void inflateXz(Source& src, Sink& out) {
     }
 }
 
+// Bytes the address space can still take (the memfd is mapped whole once written, but pages of
+// a memfd are not counted against RLIMIT_AS while they are written): UINT64_MAX when unlimited.
+uint64_t addressSpaceLeft() {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_AS, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
+    uint64_t used = 0;
+    if (FILE* statm = std::fopen("/proc/self/statm", "r")) {
+        unsigned long long pages = 0;
+        if (std::fscanf(statm, "%llu", &pages) == 1)
+            used = pages * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+        std::fclose(statm);
+    }
+    return rl.rlim_cur > used ? rl.rlim_cur - used : 0;
+}
+
+// The smallest of: the caller's cap, what the address-space limit leaves, and a ratio to the
+// compressed size (real cores compress 5-50 times, up to a few hundred times when mostly
+// zero pages; a bomb compresses millions of times). The floor keeps small cores of sparse
+// processes working whatever their ratio.
+OutputLimit outputLimit(uint64_t caller_cap, uint64_t compressed_size) {
+    OutputLimit limit{caller_cap, "the analyzer's maximum core size"};
+    uint64_t by_ratio = std::max(kMinRatioCap, compressed_size > UINT64_MAX / kMaxRatio
+                                                   ? UINT64_MAX
+                                                   : compressed_size * kMaxRatio);
+    if (by_ratio < limit.bytes)
+        limit = {by_ratio, std::to_string(kMaxRatio) + " times the compressed size, at least " +
+                               std::to_string(kMinRatioCap >> 20) + " MiB"};
+    uint64_t left = addressSpaceLeft();
+    if (left < limit.bytes) limit = {left, "what the address-space limit (ulimit -v) leaves"};
+    return limit;
+}
+
 // Decompresses everything readable from `fd` into a new memfd and returns it at offset 0.
-int decompressToMemfd(int fd, const std::string& path, Compression c, uint64_t limit) {
+int decompressToMemfd(int fd, const std::string& path, Compression c, OutputLimit limit) {
     FdGuard mem(::memfd_create("coretriage-core", MFD_CLOEXEC));
     if (mem.get() < 0) fail(path, "cannot create in-memory file: " + errnoText(errno));
 
@@ -352,7 +400,9 @@ OpenedCore openCoreFile(const std::string& path, uint64_t max_decompressed_bytes
     if (c == Compression::None) {
         result.fd = file.release();
     } else {
-        result.fd = decompressToMemfd(file.get(), path, c, max_decompressed_bytes);
+        result.fd = decompressToMemfd(
+            file.get(), path, c,
+            outputLimit(max_decompressed_bytes, static_cast<uint64_t>(st.st_size)));
     }
     return result;
 }

@@ -26,7 +26,9 @@ struct OpenedCore {
 //
 // Throws triage::CoreFileError with a one-line message when the file cannot be opened or read
 // (missing, permission denied, a directory, not a regular file), when the compressed stream is
-// corrupt or truncated, or when the decompressed size would exceed max_decompressed_bytes.
+// corrupt or truncated, or when the decompressed size would exceed the smallest of
+// max_decompressed_bytes, what the address-space limit (RLIMIT_AS) leaves, and 1000 times the
+// compressed size (at least 256 MiB): a decompression bomb is stopped there.
 // No fd is leaked on error.
 OpenedCore openCoreFile(const std::string& path, uint64_t max_decompressed_bytes);
 

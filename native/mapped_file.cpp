@@ -10,6 +10,24 @@
 
 namespace triage {
 
+int openRegularFile(const std::string& path, std::string* error) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        *error = std::strerror(errno);
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        *error = std::strerror(errno);
+    } else if (!S_ISREG(st.st_mode)) {
+        *error = S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file";
+    } else {
+        return fd;
+    }
+    ::close(fd);
+    return -1;
+}
+
 std::unique_ptr<MappedFile> MappedFile::fromFd(int fd, std::string* error) {
     struct stat st;
     if (fstat(fd, &st) != 0) {
@@ -33,11 +51,8 @@ std::unique_ptr<MappedFile> MappedFile::fromFd(int fd, std::string* error) {
 }
 
 std::unique_ptr<MappedFile> MappedFile::open(const std::string& path, std::string* error) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        *error = std::strerror(errno);
-        return nullptr;
-    }
+    int fd = openRegularFile(path, error);
+    if (fd < 0) return nullptr;
     auto file = fromFd(fd, error);
     ::close(fd);
     return file;

@@ -8,6 +8,11 @@
 
 namespace triage {
 
+// Opens a file named by untrusted input (a core's list of mapped files, its AT_EXECFN, a
+// library path): read-only, close-on-exec, and without blocking, so a FIFO or a device can
+// neither hang open() nor be read. Returns -1 with `error` set unless it is a regular file.
+int openRegularFile(const std::string& path, std::string* error);
+
 class MappedFile {
   public:
     // Maps the file behind `fd` (the fd is not taken over). Returns nullptr and sets `error`

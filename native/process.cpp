@@ -8,19 +8,25 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "errors.h"
+#include "numbers.h"
 
 namespace triage {
 
 namespace {
 
 constexpr int kMaxAttachRounds = 100;
+// How long seized threads get to reach their stop (a thread in an uninterruptible sleep, e.g.
+// on a hung NFS server, does not stop at all).
+constexpr std::chrono::seconds kStopTimeout{10};
 
 std::string procPath(pid_t pid, const char* what) {
     return "/proc/" + std::to_string(pid) + "/" + what;
@@ -126,7 +132,7 @@ ProcessStatus readProcessStatus(pid_t pid) {
     if (open == std::string::npos || close == std::string::npos || close < open)
         throw ProcessError("cannot parse " + procPath(pid, "stat"));
     st.comm = stat.substr(open + 1, close - open - 1);
-    std::istringstream fields(stat.substr(close + 2));
+    std::istringstream fields(stat.substr(std::min(close + 2, stat.size())));
     long long skip;
     fields >> st.state >> st.ppid >> st.pgrp >> st.sid;
     for (int i = 0; i < 14 && fields; ++i) fields >> skip;  // tty_nr .. priority
@@ -135,9 +141,11 @@ ProcessStatus readProcessStatus(pid_t pid) {
     readWholeFile(procPath(pid, "status"), &status);
     std::istringstream lines(status);
     for (std::string line; std::getline(lines, line);) {
-        if (line.rfind("Uid:", 0) == 0) st.uid = std::stoul(line.substr(4));
-        if (line.rfind("Gid:", 0) == 0) st.gid = std::stoul(line.substr(4));
-        if (line.rfind("TracerPid:", 0) == 0) st.tracer = std::stoi(line.substr(10));
+        std::string_view text(line);
+        if (text.rfind("Uid:", 0) == 0) st.uid = parseNumber<unsigned>(text.substr(4)).value_or(0);
+        if (text.rfind("Gid:", 0) == 0) st.gid = parseNumber<unsigned>(text.substr(4)).value_or(0);
+        if (text.rfind("TracerPid:", 0) == 0)
+            st.tracer = parseNumber<pid_t>(text.substr(10)).value_or(0);
     }
     std::string cmdline;
     readWholeFile(procPath(pid, "cmdline"), &cmdline);
@@ -194,6 +202,28 @@ std::vector<int> listThreads(pid_t pid) {
     return tids;
 }
 
+char threadState(pid_t pid, int tid) {
+    std::string stat;
+    std::string path = procPath(pid, ("task/" + std::to_string(tid) + "/stat").c_str());
+    if (!readWholeFile(path, &stat)) return 'X';
+    auto close = stat.rfind(')');
+    return close != std::string::npos && close + 2 < stat.size() ? stat[close + 2] : '?';
+}
+
+std::optional<int> liveThread(pid_t pid) {
+    std::vector<int> tids;
+    try {
+        tids = listThreads(pid);
+    } catch (const ProcessError&) {
+        return std::nullopt;
+    }
+    for (int tid : tids) {
+        char state = threadState(pid, tid);
+        if (state != 'Z' && state != 'X') return tid;
+    }
+    return std::nullopt;
+}
+
 std::optional<uint64_t> readBlockedStackPointer(pid_t pid, int tid) {
     // "nr arg1 ... arg6 sp pc" while in a system call; "running" or "-1 sp pc" otherwise.
     std::string text;
@@ -203,7 +233,9 @@ std::optional<uint64_t> readBlockedStackPointer(pid_t pid, int tid) {
     std::vector<std::string> parts;
     for (std::string f; fields >> f;) parts.push_back(f);
     if (parts.size() < 3 || parts[0] == "running") return std::nullopt;
-    return std::stoull(parts[parts.size() - 2], nullptr, 16);
+    std::string_view sp(parts[parts.size() - 2]);
+    if (sp.rfind("0x", 0) == 0) sp.remove_prefix(2);
+    return parseNumber<uint64_t>(sp, 16);
 }
 
 std::optional<uint64_t> ProcessStopper::stackPointer(int tid) const {
@@ -250,6 +282,9 @@ ProcessStopper::~ProcessStopper() {
 bool ProcessStopper::seize(pid_t tid) {
     if (ptrace(PTRACE_SEIZE, tid, nullptr, nullptr) != 0) {
         if (errno == ESRCH) return false;  // the thread ended meanwhile
+        // An exited thread (often the leader, after pthread_exit in main) cannot be traced,
+        // and has nothing to read: the others are inspected without it.
+        if (errno == EPERM && threadState(pid_, tid) == 'Z') return false;
         if (errno == EPERM)
             throw ProcessError("permission denied to inspect process " + std::to_string(pid_) +
                                ": " + permissionReason(pid_));
@@ -262,25 +297,40 @@ bool ProcessStopper::seize(pid_t tid) {
     return true;
 }
 
+// Each thread is polled, never waited for alone: when the process is killed meanwhile, the
+// exit of a traced group leader is reported only once its traced siblings are reaped, so a
+// blocking wait on the leader first would wait for ever.
 void ProcessStopper::waitStopped() {
-    std::vector<int> alive;
-    for (int tid : tids_) {
-        for (;;) {
+    std::set<int> pending(tids_.begin(), tids_.end());
+    std::set<int> stopped;
+    auto deadline = std::chrono::steady_clock::now() + kStopTimeout;
+    while (!pending.empty()) {
+        bool progress = false;
+        for (auto it = pending.begin(); it != pending.end();) {
             int status = 0;
-            pid_t r = waitpid(tid, &status, __WALL);
-            if (r < 0 && errno == EINTR) continue;
-            if (r < 0 || WIFEXITED(status) || WIFSIGNALED(status)) break;  // thread is gone
-            if (WIFSTOPPED(status)) {
-                int event = status >> 16;
+            pid_t r = waitpid(*it, &status, __WALL | WNOHANG);
+            if (r == 0 || (r < 0 && errno == EINTR)) {
+                ++it;
+                continue;
+            }
+            progress = true;
+            if (r > 0 && WIFSTOPPED(status)) {
                 // A signal-delivery stop: the signal was taken out of the queue; hand it back
                 // on detach so the process still receives it.
-                if (event == 0 && WSTOPSIG(status) != SIGTRAP)
-                    pending_signal_[tid] = WSTOPSIG(status);
-                alive.push_back(tid);
-                break;
+                if ((status >> 16) == 0 && WSTOPSIG(status) != SIGTRAP)
+                    pending_signal_[*it] = WSTOPSIG(status);
+                stopped.insert(*it);
             }
+            it = pending.erase(it);  // stopped, or gone (exited, killed, no longer ours)
         }
+        if (progress) continue;
+        // Neither stopped nor gone in time: left out (it cannot be read or detached).
+        if (std::chrono::steady_clock::now() > deadline) break;
+        usleep(500);
     }
+    std::vector<int> alive;
+    for (int tid : tids_)
+        if (stopped.count(tid)) alive.push_back(tid);
     tids_ = std::move(alive);
 }
 

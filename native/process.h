@@ -51,6 +51,12 @@ ProcessStatus readProcessStatus(pid_t pid);
 std::vector<FileMapping> readProcessMaps(pid_t pid);
 std::vector<std::pair<uint64_t, uint64_t>> readProcessAuxv(pid_t pid);
 std::vector<int> listThreads(pid_t pid);
+// The state letter of a thread (R, S, Z...) from /proc; 'X' when it is gone.
+char threadState(pid_t pid, int tid);
+// A thread of the process that has not exited. The leader can be a zombie while the other
+// threads run (it called pthread_exit): then /proc/PID itself has no memory or maps left, and
+// the process is read through this thread instead.
+std::optional<int> liveThread(pid_t pid);
 // The stack pointer of a thread blocked in a system call, from /proc (no ptrace needed).
 std::optional<uint64_t> readBlockedStackPointer(pid_t pid, int tid);
 

@@ -3,6 +3,9 @@
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <fcntl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/user.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +14,8 @@
 
 #include "demangle.h"
 #include "errors.h"
+#include "mapped_file.h"
+#include "symbol_cache.h"
 
 namespace triage {
 
@@ -25,12 +30,30 @@ constexpr unsigned kStackPointerReg = 31;
 // libdwfl's callbacks carry no context of ours: the module set in use is kept here for the
 // duration of each call into libdwfl (analyses do not run concurrently in one thread).
 thread_local const ModuleSet* t_modules = nullptr;
+thread_local bool t_live = false;
 
 struct ModulesScope {
-    explicit ModulesScope(const ModuleSet* m) : saved(t_modules) { t_modules = m; }
-    ~ModulesScope() { t_modules = saved; }
+    ModulesScope(const ModuleSet* m, bool live) : saved(t_modules), saved_live(t_live) {
+        t_modules = m;
+        t_live = live;
+    }
+    ~ModulesScope() {
+        t_modules = saved;
+        t_live = saved_live;
+    }
     const ModuleSet* saved;
+    bool saved_live;
 };
+
+// elfutils' *_errmsg(-1) return NULL when no error code was recorded (dwfl_core_file_attach
+// fails that way on a core cut inside its notes): never build a std::string from that.
+std::string errorText(const char* message) {
+    return message != nullptr && *message != '\0' ? message : "unknown error";
+}
+
+std::string dwflError(const char* what) {
+    return std::string(what) + ": " + errorText(dwfl_errmsg(-1));
+}
 
 std::string baseName(const char* path) {
     if (path == nullptr) return {};
@@ -38,38 +61,76 @@ std::string baseName(const char* path) {
     return slash ? slash + 1 : path;
 }
 
+// A regular file at `path`, opened without blocking: module names come from the target.
+int openModuleFile(const std::string& path, char** file_name) {
+    std::string error;
+    int fd = openRegularFile(path, &error);
+    if (fd >= 0) *file_name = strdup(path.c_str());
+    return fd;
+}
+
 // Opens the file our module resolution chose (search paths, the process's root), else lets
-// libdwfl look by build id and by path.
+// libdwfl look by build id. Names read from a core (its link map) are opened only as regular
+// files; libdwfl's own lookup by path is kept for live processes, whose deleted files it reads
+// from memory.
 int findElf(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
             char** file_name, Elf** elfp) {
     if (t_modules != nullptr && modname != nullptr) {
         for (const auto& m : t_modules->modules()) {
             if (m.name != modname || m.resolved.empty()) continue;
-            int fd = ::open(m.resolved.c_str(), O_RDONLY | O_CLOEXEC);
-            if (fd >= 0) {
-                *file_name = strdup(m.resolved.c_str());
-                return fd;
-            }
+            int fd = openModuleFile(m.resolved, file_name);
+            if (fd >= 0) return fd;
         }
     }
     int fd = dwfl_build_id_find_elf(mod, userdata, modname, base, file_name, elfp);
     if (fd >= 0 || *elfp != nullptr) return fd;
-    return dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name, elfp);
+    if (t_live) return dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name, elfp);
+    if (modname == nullptr || modname[0] != '/') return -1;
+    return openModuleFile(modname, file_name);
+}
+
+// A file libdwfl's standard lookup would open() by the module's debug link (next to the
+// module, in its .debug/, under /usr/lib/debug) that exists and is not a regular file: a FIFO
+// there would block libdwfl's open() for good. The module's directory comes from the target.
+bool blockingDebugLink(const char* file_name, const char* debuglink) {
+    if (file_name == nullptr) return false;
+    std::string path(file_name);
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+    std::string link = debuglink != nullptr ? debuglink : baseName(file_name) + ".debug";
+    std::vector<std::string> candidates = {dir + "/" + link, dir + "/.debug/" + link,
+                                           "/usr/lib/debug" + dir + "/" + link};
+    if (!link.empty() && link[0] == '/') candidates.push_back(link);
+    for (const auto& candidate : candidates) {
+        struct stat st;
+        if (stat(candidate.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+            return true;
+    }
+    return false;
+}
+
+int findDebuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_Addr base,
+                  const char* file_name, const char* debuglink_file, GElf_Word debuglink_crc,
+                  char** debuginfo_file_name) {
+    if (blockingDebugLink(file_name, debuglink_file)) return -1;
+    return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name, debuglink_file,
+                                        debuglink_crc, debuginfo_file_name);
 }
 
 char* g_debuginfo_path = nullptr;
-const Dwfl_Callbacks kCallbacks = {findElf, dwfl_standard_find_debuginfo, nullptr,
-                                   &g_debuginfo_path};
+const Dwfl_Callbacks kCallbacks = {findElf, findDebuginfo, nullptr, &g_debuginfo_path};
 
 struct WalkState {
     std::vector<std::pair<uint64_t, bool>> pcs;
     std::set<std::pair<uint64_t, uint64_t>> seen;  // (pc, sp): a repeat means a loop
     size_t max_frames;
     bool looped = false;
+    bool started = false;  // libdwfl set up the thread's registers and reported a frame
 };
 
 int onFrame(Dwfl_Frame* frame, void* arg) {
     auto* state = static_cast<WalkState*>(arg);
+    state->started = true;
     Dwarf_Addr pc = 0;
     bool activation = false;
     if (!dwfl_frame_pc(frame, &pc, &activation)) return DWARF_CB_ABORT;
@@ -96,11 +157,22 @@ std::string dieName(Dwarf_Die* die) {
     return "???";
 }
 
+// A thread we stopped that is still there: its registers can be read.
+bool stillStopped(int tid) {
+    user_regs_struct regs;
+    return ptrace(PTRACE_GETREGS, tid, nullptr, &regs) == 0;
+}
+
 }  // namespace
 
 NativeUnwinder::NativeUnwinder(const ModuleSet& modules) : modules_(modules) {}
 
 NativeUnwinder::~NativeUnwinder() {
+    try {
+        SymbolCache::shared().flush();
+    } catch (const std::exception&) {
+        // A cache that cannot be written only costs time on the next run.
+    }
     if (dwfl_ != nullptr) dwfl_end(dwfl_);
     if (core_elf_ != nullptr) elf_end(core_elf_);
 }
@@ -109,28 +181,30 @@ std::unique_ptr<NativeUnwinder> NativeUnwinder::forCore(const MappedFile& core,
                                                         const std::string& executable,
                                                         const ModuleSet& modules) {
     std::unique_ptr<NativeUnwinder> self(new NativeUnwinder(modules));
-    ModulesScope scope(&modules);
+    ModulesScope scope(&modules, false);
     elf_version(EV_CURRENT);
     self->core_elf_ =
         elf_memory(reinterpret_cast<char*>(const_cast<unsigned char*>(core.data())), core.size());
     self->dwfl_ = dwfl_begin(&kCallbacks);
-    if (self->core_elf_ == nullptr || self->dwfl_ == nullptr)
-        throw AnalysisError(std::string("cannot start unwinding: ") + dwfl_errmsg(-1));
+    if (self->core_elf_ == nullptr)
+        throw AnalysisError("cannot start unwinding: " + errorText(elf_errmsg(-1)));
+    if (self->dwfl_ == nullptr) throw AnalysisError(dwflError("cannot start unwinding"));
     if (dwfl_core_file_report(self->dwfl_, self->core_elf_,
                               executable.empty() ? nullptr : executable.c_str()) < 0 ||
         dwfl_report_end(self->dwfl_, nullptr, nullptr) != 0 ||
         dwfl_core_file_attach(self->dwfl_, self->core_elf_) < 0)
-        throw AnalysisError(std::string("cannot read the core for unwinding: ") + dwfl_errmsg(-1));
+        throw AnalysisError(dwflError("cannot read the core for unwinding"));
     return self;
 }
 
 std::unique_ptr<NativeUnwinder> NativeUnwinder::reportProcess(int pid, const ModuleSet& modules) {
     std::unique_ptr<NativeUnwinder> self(new NativeUnwinder(modules));
-    ModulesScope scope(&modules);
+    self->live_ = true;
+    ModulesScope scope(&modules, true);
     self->dwfl_ = dwfl_begin(&kCallbacks);
     if (self->dwfl_ == nullptr || dwfl_linux_proc_report(self->dwfl_, pid) != 0 ||
         dwfl_report_end(self->dwfl_, nullptr, nullptr) != 0)
-        throw AnalysisError(std::string("cannot read the process's modules: ") + dwfl_errmsg(-1));
+        throw AnalysisError(dwflError("cannot read the process's modules"));
     // Open every module and its unwind tables now, while the process still runs.
     dwfl_getmodules(
         self->dwfl_,
@@ -144,28 +218,36 @@ std::unique_ptr<NativeUnwinder> NativeUnwinder::reportProcess(int pid, const Mod
 }
 
 void NativeUnwinder::attach(int pid) {
-    ModulesScope scope(&modules_);
+    ModulesScope scope(&modules_, live_);
     if (dwfl_linux_proc_attach(dwfl_, pid, /*assume_ptrace_stopped=*/true) != 0)
-        throw AnalysisError(std::string("cannot unwind the process: ") + dwfl_errmsg(-1));
+        throw AnalysisError(dwflError("cannot unwind the process"));
 }
 
 NativeUnwinder::Pcs NativeUnwinder::unwindPcs(int tid, size_t max_frames, std::string* error) {
-    ModulesScope scope(&modules_);
+    ModulesScope scope(&modules_, live_);
     WalkState state;
     state.max_frames = max_frames;
+    // libdwfl (0.188) leaves a live session marked as "attached to a thread" when it cannot read
+    // a thread's registers, and the next thread then fails an assertion: a thread that is gone
+    // is skipped here, and after such a failure the session is not used again.
+    if (live_ && (broken_ || !stillStopped(tid))) {
+        *error = "cannot unwind: the thread is gone (the process is exiting)";
+        return {};
+    }
     int rc = dwfl_getthread_frames(dwfl_, tid, onFrame, &state);
+    if (live_ && rc != 0 && !state.started) broken_ = true;
     if (state.looped) {
         *error = "native stack loops; stopped";
     } else if (state.pcs.size() >= max_frames) {
         *error = "native stack truncated at " + std::to_string(max_frames) + " frames";
     } else if (rc != 0 && state.pcs.empty()) {
-        *error = std::string("cannot unwind: ") + dwfl_errmsg(-1);
+        *error = dwflError("cannot unwind");
     }
     return std::move(state.pcs);
 }
 
 std::vector<NativeFrameInfo> NativeUnwinder::symbolize(const Pcs& pcs) {
-    ModulesScope scope(&modules_);
+    ModulesScope scope(&modules_, live_);
     std::vector<NativeFrameInfo> frames;
     for (const auto& [pc, activation] : pcs) symbolizeOne(pc, activation, &frames);
     std::reverse(frames.begin(), frames.end());
@@ -175,8 +257,8 @@ std::vector<NativeFrameInfo> NativeUnwinder::symbolize(const Pcs& pcs) {
 // Appends the frames at one return address, innermost first: the calls inlined there (from
 // DWARF scopes), then the function that contains them.
 void NativeUnwinder::symbolizeOne(uint64_t pc, bool activation, std::vector<NativeFrameInfo>* out) {
-    auto key = std::make_pair(pc, activation);
-    auto cached = cache_.find(key);
+    auto key_pc = std::make_pair(pc, activation);
+    auto cached = cache_.find(key_pc);
     if (cached != cache_.end()) {
         out->insert(out->end(), cached->second.begin(), cached->second.end());
         return;
@@ -197,6 +279,26 @@ void NativeUnwinder::symbolizeOne(uint64_t pc, bool activation, std::vector<Nati
         const Module* mapped = modules_.moduleAt(pc);
         frame.library_path = mapped ? mapped->name : (modname != nullptr ? modname : "");
         frame.offset = pc - low;
+        // Symbols of this address symbolized before (this run, an earlier core, an earlier
+        // run): the DWARF of the module is then not even opened.
+        const ModuleIdentity& id = identity(mod);
+        Dwarf_Addr link_bias = id.bias;
+        uint64_t key = ((lookup - link_bias) << 1) | (activation ? 1 : 0);
+        CachedFrames known;
+        if (id.cacheable && SymbolCache::shared().find(id.build_id, id.source, key, &known)) {
+            for (const auto& k : known) {
+                NativeFrameInfo f = frame;
+                f.function = k.function;
+                f.file = k.file;
+                f.line = k.line;
+                f.column = k.column;
+                f.inlined = k.inlined;
+                here.push_back(std::move(f));
+            }
+            out->insert(out->end(), here.begin(), here.end());
+            cache_.emplace(key_pc, std::move(here));
+            return;
+        }
         GElf_Off offset;
         GElf_Sym sym;
         if (const char* name =
@@ -247,10 +349,46 @@ void NativeUnwinder::symbolizeOne(uint64_t pc, bool activation, std::vector<Nati
                 frame.column = static_cast<int>(value);
         }
         free(scopes);
+        here.push_back(frame);
+        if (id.cacheable) {
+            CachedFrames learned;
+            for (const auto& f : here)
+                learned.push_back({f.function, f.file, f.line, f.column, f.inlined});
+            SymbolCache::shared().add(id.build_id, id.source, key, learned);
+        }
+    } else {
+        here.push_back(frame);
     }
-    here.push_back(frame);
     out->insert(out->end(), here.begin(), here.end());
-    cache_.emplace(key, std::move(here));
+    cache_.emplace(key_pc, std::move(here));
+}
+
+// What identifies a module's symbols: its build id and the file they come from (its path, size
+// and modification time: a stripped copy keeps the build id but not the symbols).
+const NativeUnwinder::ModuleIdentity& NativeUnwinder::identity(Dwfl_Module* mod) {
+    auto it = identities_.find(mod);
+    if (it != identities_.end()) return it->second;
+    ModuleIdentity id;
+    const unsigned char* bits = nullptr;
+    GElf_Addr vaddr = 0;
+    int n = dwfl_module_build_id(mod, &bits, &vaddr);
+    Dwarf_Addr bias = 0;
+    Elf* elf = dwfl_module_getelf(mod, &bias);
+    const char* mainfile = nullptr;
+    dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, nullptr);
+    struct stat st{};
+    if (n > 0 && elf != nullptr && mainfile != nullptr && ::stat(mainfile, &st) == 0) {
+        static const char kHex[] = "0123456789abcdef";
+        for (int i = 0; i < n; ++i) {
+            id.build_id += kHex[bits[i] >> 4];
+            id.build_id += kHex[bits[i] & 15];
+        }
+        id.bias = bias;
+        id.source = std::string(mainfile) + ":" + std::to_string(st.st_size) + ":" +
+                    std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+        id.cacheable = true;
+    }
+    return identities_.emplace(mod, std::move(id)).first->second;
 }
 
 }  // namespace triage

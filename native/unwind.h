@@ -43,11 +43,20 @@ class NativeUnwinder {
   private:
     explicit NativeUnwinder(const ModuleSet& modules);
     void symbolizeOne(uint64_t pc, bool activation, std::vector<NativeFrameInfo>* out);
+    struct ModuleIdentity {
+        bool cacheable = false;
+        std::string build_id, source;
+        uint64_t bias = 0;
+    };
+    const ModuleIdentity& identity(Dwfl_Module* mod);
 
     const ModuleSet& modules_;
     Dwfl* dwfl_ = nullptr;
     Elf* core_elf_ = nullptr;
+    bool live_ = false;
+    bool broken_ = false;  // live: libdwfl failed to set up a thread; see unwindPcs
     std::map<std::pair<uint64_t, bool>, std::vector<NativeFrameInfo>> cache_;
+    std::map<Dwfl_Module*, ModuleIdentity> identities_;
 };
 
 }  // namespace triage

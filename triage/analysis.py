@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal
 
 from .errors import AnalysisFailed, InputError, TriageError
-from .model import Analysis, GilState, Thread
+from .model import Analysis, Thread
 from .native_merge import can_merge, merge, merge_partial
-from .stack import collecting_from_native, gil_from_native
+from .stack import collecting_from_native
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -134,14 +134,13 @@ def finish_thread(
 ) -> Thread:
     """One thread: crashed or not, and its merged stack (the native stack is then dropped).
 
-    With a native mode, the GIL and GC states also come from the native frames: a thread inside
-    take_gil is waiting for it, one inside the collector collects.
+    The GIL state is the analyzer's in every mode (a real unwind confirms waiting and
+    dropping); with a native mode a thread with the collector on its stack collects.
     """
     crashed = crashed_tid is not None and thread.tid == crashed_tid
     if native_mode is None:
         return dataclasses.replace(thread, crashed=crashed, native_frames=())
     native = thread.native_frames
-    gil: GilState | None = thread.gil or gil_from_native(native)
     gc = True if collecting_from_native(native) else thread.gc
     frames, warnings, merge_failed = thread.frames, thread.warnings, False
     last = native_mode == "last"
@@ -163,7 +162,6 @@ def finish_thread(
     return dataclasses.replace(
         thread,
         frames=frames,
-        gil=gil,
         gc=gc,
         crashed=crashed,
         warnings=warnings,

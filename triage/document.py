@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from .model import (
     Analysis,
     CoreInfo,
+    ExceptionInFlight,
     Frame,
     FrameKind,
     GilState,
@@ -74,6 +75,13 @@ def thread_to_json(thread: Thread) -> dict[str, Any]:
     }
     if thread.name is not None:
         data["name"] = thread.name
+    if thread.exception is not None:
+        data["exception"] = {
+            "type": thread.exception.type,
+            "repr": thread.exception.repr,
+            "handled": thread.exception.handled,
+            "traceback": [frame_to_json(frame) for frame in thread.exception.traceback],
+        }
     return data
 
 
@@ -228,6 +236,20 @@ def _thread(data: Mapping[str, Any]) -> Thread:
         warnings=_texts(data.get("warnings")),
         merge_failed=data.get("merge_failed") is True,
         name=_text(data.get("name")),
+        exception=_exception(data.get("exception")),
+    )
+
+
+def _exception(value: object) -> ExceptionInFlight | None:
+    data = _mapping(value)
+    kind = _text(data.get("type"))
+    if kind is None:
+        return None
+    return ExceptionInFlight(
+        type=kind,
+        repr=_text(data.get("repr")),
+        handled=data.get("handled") is True,
+        traceback=tuple(_frame(f) for f in _list(data.get("traceback")) if isinstance(f, Mapping)),
     )
 
 

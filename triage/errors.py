@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Exit codes of DESIGN.md; scripts depend on them.
+# The documented exit codes (README); scripts depend on them.
 EXIT_OK = 0
 EXIT_ANALYSIS_FAILED = 1
 EXIT_USAGE = 2

@@ -89,6 +89,16 @@ class Frame:
 
 
 @dataclass(frozen=True, **_SLOTS)
+class ExceptionInFlight:
+    """The exception a thread is handling (an except block runs) or raising (unwinding)."""
+
+    type: str  # the type's name, "ValueError" (2.7: "exceptions.ValueError")
+    repr: str | None = None  # bounded repr of the exception object
+    handled: bool = False
+    traceback: tuple[Frame, ...] = ()  # outermost first
+
+
+@dataclass(frozen=True, **_SLOTS)
 class Thread:
     """One OS thread with its stack, outermost frame first."""
 
@@ -102,7 +112,8 @@ class Thread:
     truncated: bool = False
     warnings: tuple[str, ...] = ()
     merge_failed: bool = False  # native frames asked for but not matched to the Python ones
-    name: str | None = None  # the thread's name, when known
+    name: str | None = None  # the thread's name, when known (live: the OS name)
+    exception: ExceptionInFlight | None = None
     # The native stack as unwound, before ``triage.analysis`` merges it into ``frames``.
     native_frames: tuple[Frame, ...] = ()
 

@@ -114,31 +114,16 @@ def base_name(function: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _analyzer_functions() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+def collector_functions() -> frozenset[str]:
+    """The garbage collector's functions, as the analyzer names them (2.7 to 3.13)."""
     from .analysis import load_native
 
-    native = load_native()
-    return (
-        frozenset(native.TAKE_GIL_FUNCTIONS),
-        frozenset(native.DROP_GIL_FUNCTIONS),
-        frozenset(native.COLLECTOR_FUNCTIONS),
-    )
-
-
-def gil_from_native(native: Sequence[Frame]) -> GilState | None:
-    """Waiting or dropping when the thread is inside the GIL's own functions."""
-    take, drop, _ = _analyzer_functions()
-    names = {base_name(frame.function) for frame in native}
-    if names & take:
-        return GilState.WAITING
-    if names & drop:
-        return GilState.DROPPING
-    return None
+    return frozenset(load_native().COLLECTOR_FUNCTIONS)
 
 
 def collecting_from_native(native: Sequence[Frame]) -> bool:
     """The thread is inside the garbage collector."""
-    collector = _analyzer_functions()[2]
+    collector = collector_functions()
     return any(base_name(frame.function) in collector for frame in native)
 
 

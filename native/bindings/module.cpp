@@ -18,7 +18,7 @@ namespace {
 // The classes and enum members of triage.model, looked up once per analysis (the module is
 // cached in sys.modules, so this is a few attribute reads).
 struct Model {
-    py::object analysis, source, core_info, thread, frame;
+    py::object analysis, source, core_info, thread, frame, exception;
     py::object python_frame, native_frame;   // FrameKind members
     py::object core_source, process_source;  // SourceKind members
     py::object gil_held, gil_waiting, gil_dropping;
@@ -30,6 +30,7 @@ struct Model {
         core_info = m.attr("CoreInfo");
         thread = m.attr("Thread");
         frame = m.attr("Frame");
+        exception = m.attr("ExceptionInFlight");
         python_frame = m.attr("FrameKind").attr("PYTHON");
         native_frame = m.attr("FrameKind").attr("NATIVE");
         core_source = m.attr("SourceKind").attr("CORE");
@@ -67,6 +68,10 @@ py::object positive(int v) {
     return v > 0 ? py::object(py::int_(v)) : py::object(py::none());
 }
 
+py::object known(int v) {  // -1: unknown; 0 is a real column
+    return v >= 0 ? py::object(py::int_(v)) : py::object(py::none());
+}
+
 py::tuple pairs(const std::vector<std::pair<std::string, std::string>>& items) {
     py::tuple out(items.size());
     for (size_t i = 0; i < items.size(); ++i)
@@ -87,7 +92,8 @@ py::object pythonFrame(const Model& model, const PyFrameInfo& f, bool with_local
         "line"_a = f.line >= 0 ? py::object(py::int_(f.line)) : py::none(),
         "qualname"_a = optional(f.qualname),
         "first_line"_a = f.first_line >= 0 ? py::object(py::int_(f.first_line)) : py::none(),
-        "is_entry"_a = f.is_entry,
+        "is_entry"_a = f.is_entry, "column"_a = known(f.column), "end_line"_a = known(f.end_line),
+        "end_column"_a = known(f.end_column),
         "arguments"_a = with_locals ? py::object(pairs(f.arguments)) : py::none(),
         "locals"_a = with_locals ? py::object(pairs(f.locals)) : py::none());
 }
@@ -114,6 +120,13 @@ py::object gilState(const Model& model, int gil) {
     }
 }
 
+py::object exceptionInFlight(const Model& model, const std::optional<PyExceptionInfo>& e) {
+    if (!e) return py::none();
+    auto frame = [&](const PyFrameInfo& f) { return pythonFrame(model, f, false); };
+    return model.exception("type"_a = str(e->type), "repr"_a = text(e->repr),
+                           "handled"_a = e->handled, "traceback"_a = tupleOf(e->traceback, frame));
+}
+
 py::object thread(const Model& model, const PyThreadInfo& t, bool with_locals) {
     auto python = [&](const PyFrameInfo& f) { return pythonFrame(model, f, with_locals); };
     auto native = [&](const NativeFrameInfo& f) { return nativeFrame(model, f); };
@@ -123,6 +136,7 @@ py::object thread(const Model& model, const PyThreadInfo& t, bool with_locals) {
         "python"_a = t.python,
         "interpreter_id"_a = t.python ? py::object(py::int_(t.interpreter_id)) : py::none(),
         "truncated"_a = t.truncated, "warnings"_a = tupleOf(t.warnings, str),
+        "name"_a = optional(t.os_name), "exception"_a = exceptionInFlight(model, t.exception),
         "native_frames"_a = tupleOf(t.native_frames, native));
 }
 

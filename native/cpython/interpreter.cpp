@@ -144,10 +144,34 @@ std::vector<PyThreadInfo> InterpreterWalker::walk(std::vector<std::string>* warn
             thread.gil = gilState(interp, ts);
             interp_threads.push_back(std::move(thread));
         }
-        applyStackActivity(collectingFlag(interp), &interp_threads);
+        applyStackActivity(interp, collectingFlag(interp), &interp_threads);
         for (auto& t : interp_threads) threads.push_back(std::move(t));
     }
+    orderByTid(&threads);
     return threads;
+}
+
+// As PyStack: the thread states of one OS thread together (where its first one was met), the
+// interpreter it entered first (highest anchor) first; the others in the order walked.
+void InterpreterWalker::orderByTid(std::vector<PyThreadInfo>* threads) {
+    std::unordered_map<int, size_t> group_of;
+    std::vector<size_t> group(threads->size());
+    for (size_t i = 0; i < threads->size(); ++i) {
+        int tid = (*threads)[i].tid;
+        group[i] = tid == 0 ? i : group_of.emplace(tid, i).first->second;
+    }
+    std::vector<size_t> order(threads->size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+        uint64_t x = (*threads)[a].stack_anchor, y = (*threads)[b].stack_anchor;
+        if (group[a] != group[b]) return group[a] < group[b];
+        if ((x == 0) != (y == 0)) return y == 0;
+        return x > y;
+    });
+    std::vector<PyThreadInfo> sorted;
+    sorted.reserve(threads->size());
+    for (size_t i : order) sorted.push_back(std::move((*threads)[i]));
+    *threads = std::move(sorted);
 }
 
 void InterpreterWalker::walkThread(uint64_t tstate, PyThreadInfo* thread) {
@@ -178,6 +202,120 @@ void InterpreterWalker::walkThread(uint64_t tstate, PyThreadInfo* thread) {
         walkInterpreterFrames(frame, thread);
     }
     std::reverse(thread->frames.begin(), thread->frames.end());
+    thread->exception = exceptionInFlight(ts);
+}
+
+bool InterpreterWalker::isNone(uint64_t obj) const {
+    return objects_.typeName(objects_.typeOf(obj)) == "NoneType";
+}
+
+// The exception the thread is raising (it is what the thread does now), else the innermost one
+// an except block is handling (the handler items of enclosing blocks hold None when idle).
+std::optional<PyExceptionInfo> InterpreterWalker::exceptionInFlight(
+    const std::vector<unsigned char>& ts) {
+    constexpr int kMaxHandlers = 64;
+    uint64_t type = 0, value = 0, tb = 0;
+    bool handled = false;
+    if (layout_.ts_curexc_value >= 0) {
+        value = field<uint64_t>(ts, layout_.ts_curexc_value);
+        if (layout_.ts_curexc_type >= 0) type = field<uint64_t>(ts, layout_.ts_curexc_type);
+        if (layout_.ts_curexc_traceback >= 0) tb = field<uint64_t>(ts, layout_.ts_curexc_traceback);
+    }
+    if (value == 0 && type == 0) {
+        handled = true;
+        if (layout_.ts_exc_value >= 0) {
+            value = field<uint64_t>(ts, layout_.ts_exc_value);
+            type = field<uint64_t>(ts, layout_.ts_exc_type);
+            tb = field<uint64_t>(ts, layout_.ts_exc_traceback);
+        } else if (layout_.ts_exc_info >= 0) {
+            uint64_t item = field<uint64_t>(ts, layout_.ts_exc_info);
+            for (int i = 0; item != 0 && i < kMaxHandlers; ++i) {
+                uint64_t v = 0;
+                if (!mem_.readPointer(item + layout_.exc_item_value, &v)) break;
+                if (v != 0 && !isNone(v)) {
+                    value = v;
+                    break;
+                }
+                if (!mem_.readPointer(item + layout_.exc_item_previous, &item)) break;
+            }
+        }
+    }
+    if (value != 0 && isNone(value)) value = 0;
+    if (type != 0 && isNone(type)) type = 0;
+    if (tb != 0 && isNone(tb)) tb = 0;
+    if (value == 0 && type == 0) return std::nullopt;
+    PyExceptionInfo out;
+    out.handled = handled;
+    // The type object when the thread state has one (2.x may hold an unnormalized value: a
+    // string or a tuple), else the value's own type.
+    out.type = objects_.typeName(type != 0 ? type : objects_.typeOf(value));
+    if (out.type.empty()) out.type = "???";
+    if (value != 0) out.repr = exceptionRepr(value, out.type);
+    if (tb == 0 && value != 0 && layout_.exc_traceback >= 0)
+        mem_.readPointer(value + layout_.exc_traceback, &tb);
+    if (tb != 0 && !isNone(tb)) out.traceback = tracebackFrames(tb);
+    return out;
+}
+
+// As Python shows an exception: its type's name and the repr of its arguments, "Name(arg, ...)";
+// the generic repr when the arguments cannot be read (not an exception instance).
+std::string InterpreterWalker::exceptionRepr(uint64_t value, const std::string& type) {
+    constexpr int64_t kMaxArgs = 8;
+    uint64_t args = 0;
+    int64_t count = 0;
+    auto flags = objects_.typeFlags(objects_.typeOf(value));
+    if (!flags || !mem_.readPointer(value + layout_.exc_args, &args) || args == 0 ||
+        !objects_.typeFlags(objects_.typeOf(args)) ||
+        (*objects_.typeFlags(objects_.typeOf(args)) & kTupleSubclass) == 0 ||
+        !mem_.readValue(args + 16, &count) || count < 0)
+        return reprs_.repr(value);
+    std::vector<uint64_t> items(static_cast<size_t>(std::min(count, kMaxArgs)));
+    if (!items.empty() && !mem_.read(args + 24, items.data(), items.size() * 8))
+        return reprs_.repr(value);
+    size_t dot = type.rfind('.');
+    std::string out = (dot == std::string::npos ? type : type.substr(dot + 1)) + "(";
+    for (size_t i = 0; i < items.size(); ++i) out += (i ? ", " : "") + reprs_.repr(items[i]);
+    if (count > kMaxArgs) out += ", ...";
+    return out + ")";
+}
+
+// A traceback's entries, from the frame that caught or re-raised to the one that raised.
+std::vector<PyFrameInfo> InterpreterWalker::tracebackFrames(uint64_t tb) {
+    constexpr size_t kMaxEntries = 1024;
+    std::vector<PyFrameInfo> frames;
+    std::unordered_set<uint64_t> seen;
+    while (tb != 0 && frames.size() < kMaxEntries && seen.insert(tb).second) {
+        uint64_t frame = 0, code_addr = 0;
+        int32_t lasti = -1, lineno = -1;
+        if (!mem_.readPointer(tb + layout_.tb_frame, &frame) ||
+            !mem_.readValue(tb + layout_.tb_lasti, &lasti) ||
+            !mem_.readValue(tb + layout_.tb_lineno, &lineno))
+            break;
+        if (layout_.frame_object_frame >= 0) {
+            uint64_t iframe = 0;
+            if (mem_.readPointer(frame + layout_.frame_object_frame, &iframe) && iframe != 0)
+                mem_.readPointer(iframe + layout_.if_code, &code_addr);
+        } else {
+            mem_.readPointer(frame + layout_.f_code, &code_addr);
+        }
+        const CodeInfo& info = code(code_addr);
+        PyFrameInfo f;
+        f.frame_address = frame;
+        f.code_address = code_addr;
+        f.file = info.valid ? info.file : "???";
+        f.function = info.valid ? info.function : "???";
+        f.qualname = info.qualname;
+        f.first_line = info.first_line;
+        // 3.12+ leaves the line to be computed from the instruction offset.
+        int64_t offset = layout_.lasti_counts_units ? int64_t{lasti} * 2 : lasti;
+        f.line = lineno >= 0 ? lineno
+                 : info.valid && lasti >= 0
+                     ? lineForOffset(layout_.line_table, info.line_table, info.first_line, offset)
+                     : -1;
+        frames.push_back(std::move(f));
+        if (!mem_.readPointer(tb + layout_.tb_next, &tb) || isNone(tb)) break;
+    }
+    return frames;
 }
 
 // One step of a frame walk: bounded (frames kept and steps taken, shims included), cycle-safe,
@@ -220,6 +358,9 @@ void InterpreterWalker::walkInterpreterFrames(uint64_t frame, PyThreadInfo* thre
         if (!readFrame(frame, &cursor, thread)) return;
         const auto& buf = cursor.buf;
         int owner = field<uint8_t>(buf, layout_.if_owner);
+        bool entry_marker = owner == layout_.owner_cstack ||
+                            (explicit_entry && field<uint8_t>(buf, layout_.if_is_entry) != 0);
+        if (thread->stack_anchor == 0 && entry_marker) thread->stack_anchor = frame;
         if (owner == layout_.owner_cstack) {
             // A shim pushed by a C call into the eval loop: the frame above it was entered
             // from C. It is not a Python frame itself.
@@ -257,9 +398,17 @@ PyFrameInfo InterpreterWalker::makeFrame(uint64_t frame, uint64_t code_addr, int
     out.function = info.function;
     out.qualname = info.qualname;
     out.first_line = info.first_line;
-    out.line = byte_offset < 0 ? info.first_line
-                               : lineForOffset(layout_.line_table, info.line_table, info.first_line,
-                                               byte_offset);
+    if (layout_.line_table == LineTable::Locations311 && byte_offset >= 0) {
+        Location where = locationForOffset(info.line_table, info.first_line, byte_offset);
+        out.line = where.line;
+        out.end_line = where.end_line;
+        out.column = where.column;
+        out.end_column = where.end_column;
+    } else {
+        out.line = byte_offset < 0 ? info.first_line
+                                   : lineForOffset(layout_.line_table, info.line_table,
+                                                   info.first_line, byte_offset);
+    }
     if (options_.locals) collectLocals(frame, info, &out);
     return out;
 }
@@ -402,27 +551,84 @@ int InterpreterWalker::collectingFlag(uint64_t interp) {
     return known ? (collecting != 0) : -1;
 }
 
-// Refines each thread's GIL state (waiting, dropping) and says which thread collects. A return
-// address near the stack pointer into take_gil/drop_gil is the innermost call in progress; a
-// collector return address anywhere on the live stack counts only while a collection runs.
-void InterpreterWalker::applyStackActivity(int collecting, std::vector<PyThreadInfo>* threads) {
+// The GIL's own record: whether it is locked and which thread state took it last (3.6+).
+InterpreterWalker::GilRecord InterpreterWalker::gilRecord(uint64_t interp) {
+    GilRecord r;
+    std::optional<uint64_t> gil;
+    if (layout_.is_ceval_gil >= 0) {
+        uint64_t p = 0;
+        if (mem_.readPointer(interp + layout_.is_ceval_gil, &p) && p != 0) gil = p;
+    } else if (layout_.rt_ceval_gil >= 0 && addrs_.runtime) {
+        gil = *addrs_.runtime + layout_.rt_ceval_gil;
+    }
+    int32_t locked = 0;
+    if (gil) {
+        r.known = mem_.readValue(*gil + layout_.gil_locked, &locked) &&
+                  mem_.readPointer(*gil + layout_.gil_last_holder, &r.last_holder);
+    } else if (addrs_.gil_locked && addrs_.gil_last_holder) {
+        r.known = mem_.readValue(*addrs_.gil_locked, &locked) &&
+                  mem_.readPointer(*addrs_.gil_last_holder, &r.last_holder);
+    }
+    r.locked = locked != 0;
+    return r;
+}
+
+// Refines each thread's GIL state (waiting, dropping) and says which thread collects.
+//
+// Waiting and dropping need evidence that the call is live: the stack scan only nominates
+// candidates, a real unwind must show take_gil (drop_gil) as the interpreter's innermost frame
+// with nothing but the wait below it, and the GIL's record must agree: only the last holder can be
+// dropping it, and nobody waits for a GIL that they hold or that is free (unless a dropper is
+// handing it over). Without an unwind
+// (no unwinder, a process not stopped) no flag is given: a wrong flag is worse than none.
+//
+// A collector return address anywhere on the live stack counts only while a collection runs.
+void InterpreterWalker::applyStackActivity(uint64_t interp, int collecting,
+                                           std::vector<PyThreadInfo>* threads) {
     std::vector<StackActivity> activity(threads->size());
+    std::vector<StackScanner::Pcs> unwound(threads->size());
+    std::vector<bool> tried(threads->size(), false);
+    auto unwind = [&](size_t i) -> const StackScanner::Pcs& {
+        if (!tried[i] && options_.unwind_thread && (*threads)[i].tid != 0)
+            unwound[i] = options_.unwind_thread((*threads)[i].tid);
+        tried[i] = true;
+        return unwound[i];
+    };
     size_t candidates = 0;
     for (size_t i = 0; i < threads->size(); ++i) {
         auto sp = options_.stack_pointers.find((*threads)[i].tid);
         if (options_.scanner == nullptr || sp == options_.stack_pointers.end()) continue;
         activity[i] = options_.scanner->scan(sp->second);
         candidates += activity[i].collector_on_stack;
+        if (options_.confirm_all) activity[i].in_take_gil = activity[i].in_drop_gil = true;
+    }
+    // The GIL's record decides who may be dropping or waiting before anything is unwound (a
+    // whole process asleep has stale GIL addresses on every stack, and no waiter).
+    GilRecord gil = options_.scanner != nullptr ? gilRecord(interp) : GilRecord{};
+    bool handing_over = false;
+    for (size_t i = 0; i < threads->size(); ++i) {
+        bool may_drop = !gil.known || gil.last_holder == (*threads)[i].tstate;
+        activity[i].in_drop_gil =
+            activity[i].in_drop_gil && may_drop && options_.scanner->confirm(unwind(i)).in_drop_gil;
+        handing_over |= activity[i].in_drop_gil;
+    }
+    for (size_t i = 0; i < threads->size(); ++i) {
+        const PyThreadInfo& t = (*threads)[i];
+        bool holds = t.gil == 1 || (gil.known && gil.locked && gil.last_holder == t.tstate);
+        // Nobody waits for a GIL that is free, unless a dropper is handing it over.
+        bool may_wait = !holds && (!gil.known || gil.locked || handing_over);
+        activity[i].in_take_gil =
+            activity[i].in_take_gil && may_wait && options_.scanner->confirm(unwind(i)).in_take_gil;
     }
     if (collecting > 0 && candidates > 1 && options_.unwind_thread) {
         // A stale collector address left in a live frame of another thread: only a real
         // unwind tells which thread is inside the collector now (rare, so paid only here).
         for (size_t i = 0; i < threads->size(); ++i) {
             if (!activity[i].collector_on_stack) continue;
-            auto pcs = options_.unwind_thread((*threads)[i].tid);
+            const auto& pcs = unwind(i);
             if (pcs.empty()) continue;
-            activity[i].collector_on_stack = std::any_of(pcs.begin(), pcs.end(), [&](uint64_t pc) {
-                return options_.scanner->inCollector(pc);
+            activity[i].collector_on_stack = std::any_of(pcs.begin(), pcs.end(), [&](auto& f) {
+                return options_.scanner->inCollector(f.second ? f.first : f.first - 1);
             });
         }
     }
@@ -433,7 +639,7 @@ void InterpreterWalker::applyStackActivity(int collecting, std::vector<PyThreadI
         const StackActivity& a = activity[i];
         if (a.in_drop_gil) {
             t.gil = kGilDropping;
-        } else if (t.gil != 1 && a.in_take_gil) {
+        } else if (a.in_take_gil) {
             t.gil = kGilWaiting;
         }
         if (collecting <= 0) {
@@ -444,6 +650,53 @@ void InterpreterWalker::applyStackActivity(int collecting, std::vector<PyThreadI
             // No stack evidence: the collector runs in the thread that holds the GIL.
             t.gc = t.gil < 0 ? -1 : t.gil == 1;
         }
+    }
+}
+
+void splitNativeStacks(std::vector<PyThreadInfo>* threads, const std::string& eval_function) {
+    for (size_t first = 0; first < threads->size();) {
+        size_t end = first + 1;
+        while (end < threads->size() && (*threads)[end].tid == (*threads)[first].tid &&
+               (*threads)[first].tid != 0)
+            ++end;
+        size_t count = end - first;
+        size_t canonical = first;
+        while (canonical < end && (*threads)[canonical].native_frames.empty()) ++canonical;
+        if (count < 2 || canonical == end) {
+            first = end;
+            continue;
+        }
+        // Frames are outermost first, as the interpreters were entered.
+        std::vector<NativeFrameInfo> stack = (*threads)[canonical].native_frames;
+        std::vector<size_t> evals;
+        for (size_t i = 0; i < stack.size(); ++i)
+            if (stack[i].function.find(eval_function) != std::string::npos) evals.push_back(i);
+        std::vector<size_t> entries(count);
+        size_t total = 0;
+        for (size_t k = 0; k < count; ++k) {
+            const auto& frames = (*threads)[first + k].frames;
+            entries[k] = static_cast<size_t>(std::count_if(
+                frames.begin(), frames.end(), [](const PyFrameInfo& f) { return f.is_entry; }));
+            total += entries[k];
+        }
+        if (!evals.empty() && total == evals.size()) {
+            size_t cursor = 0;
+            for (size_t k = 0; k < count; ++k) {
+                auto& native = (*threads)[first + k].native_frames;
+                if (entries[k] == 0) {
+                    native.clear();
+                    continue;
+                }
+                // The C frames between two interpreters' eval loops (the call that runs the
+                // other interpreter) belong to the caller's.
+                size_t from = cursor == 0 ? 0 : evals[cursor];
+                cursor += entries[k];
+                size_t to = cursor < evals.size() ? evals[cursor] : stack.size();
+                native.assign(stack.begin() + static_cast<std::ptrdiff_t>(from),
+                              stack.begin() + static_cast<std::ptrdiff_t>(to));
+            }
+        }
+        first = end;
     }
 }
 

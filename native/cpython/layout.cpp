@@ -25,6 +25,10 @@ Layout py27() {
     l.co_linetable = 104, l.co_size = 128;
     l.co_nlocals = 20, l.co_flags = 28, l.co_varnames = 56, l.f_localsplus = 376;
     l.line_table = LineTable::Lnotab27;
+    l.ts_curexc_type = 72, l.ts_curexc_value = 80, l.ts_curexc_traceback = 88;
+    l.ts_exc_type = 96, l.ts_exc_value = 104, l.ts_exc_traceback = 112;
+    l.eval_function = "PyEval_EvalFrameEx";
+    l.take_gil_caller = nullptr;  // no take_gil: see kLockAcquireFunctions
     return l;
 }
 
@@ -37,6 +41,9 @@ Layout py36() {
     l.co_linetable = 112, l.co_size = 144;
     l.co_kwonlyargcount = 20, l.co_nlocals = 24, l.co_flags = 32, l.co_varnames = 64;
     l.f_localsplus = 376;
+    l.ts_curexc_type = 80, l.ts_curexc_value = 88, l.ts_curexc_traceback = 96;
+    l.ts_exc_type = 104, l.ts_exc_value = 112, l.ts_exc_traceback = 120;
+    l.exc_traceback = 32;
     return l;
 }
 
@@ -53,6 +60,7 @@ Layout py37to310(int minor) {
     if (minor == 7) l.rt_gil_tstate_current = 1480, l.rt_gc_collecting = 632;
     if (minor == 8) l.rt_gil_tstate_current = 1368, l.rt_gc_collecting = 544;
     if (minor >= 9) l.rt_gil_tstate_current = 568, l.is_gc_collecting = 816;
+    l.rt_ceval_gil = minor == 7 ? 1264 : minor == 8 ? 1152 : 352;
     if (minor == 7) {
         l.co_argcount = 16, l.co_firstlineno = 36, l.co_filename = 96, l.co_name = 104;
         l.co_linetable = 112, l.co_size = 144;
@@ -63,6 +71,9 @@ Layout py37to310(int minor) {
         l.co_kwonlyargcount = 24, l.co_nlocals = 28, l.co_flags = 36, l.co_varnames = 72;
     }
     l.f_localsplus = minor >= 10 ? 352 : 360;
+    l.ts_curexc_type = 88, l.ts_curexc_value = 96, l.ts_curexc_traceback = 104;
+    l.ts_exc_info = 144, l.exc_item_value = 8, l.exc_item_previous = 24;
+    l.exc_traceback = 32;
     l.line_table = minor >= 10 ? LineTable::Linetable310 : LineTable::Lnotab36;
     return l;
 }
@@ -77,16 +88,20 @@ Layout interpreterFrameBase(int minor) {
     l.frame_size = 80;
     l.co_filename = 112, l.co_name = 120, l.co_qualname = 128, l.co_linetable = 136;
     l.co_flags = 48, l.co_varnames = 96, l.co_localspluskinds = 104, l.f_localsplus = 72;
+    l.exc_item_value = 0, l.exc_item_previous = 8, l.exc_traceback = 40;
+    l.frame_object_frame = 24;
     return l;
 }
 
 Layout py311() {
     Layout l = interpreterFrameBase(11);
-    l.rt_interp_head = 40, l.rt_gil_tstate_current = 576;
+    l.rt_interp_head = 40, l.rt_gil_tstate_current = 576, l.rt_ceval_gil = 360;
     l.is_next = 0, l.is_threads_head = 16, l.is_id = 48, l.is_gc_collecting = 848;
     l.is_builtins = 912;
     l.ts_cframe = 56, l.cframe_current = 8, l.ts_thread_id = 152, l.ts_native_thread_id = 160;
     l.ts_size = 168;
+    l.ts_curexc_type = 96, l.ts_curexc_value = 104, l.ts_curexc_traceback = 112;
+    l.ts_exc_info = 120;
     l.if_code = 32, l.if_previous = 48, l.if_instr = 56, l.if_is_entry = 68, l.if_owner = 69;
     l.co_argcount = 56, l.co_firstlineno = 72, l.co_firsttraceable = 168;
     l.co_kwonlyargcount = 64;
@@ -102,6 +117,7 @@ Layout py312() {
     l.is_ceval_gil = 384;
     l.ts_cframe = 56, l.cframe_current = 0, l.ts_thread_id = 136, l.ts_native_thread_id = 144;
     l.ts_size = 152;
+    l.ts_curexc_value = 96, l.ts_exc_info = 104;
     l.if_code = 0, l.if_previous = 8, l.if_instr = 56, l.if_owner = 70, l.owner_cstack = 3;
     l.co_argcount = 52, l.co_firstlineno = 68, l.co_firsttraceable = 176;
     l.co_kwonlyargcount = 60;
@@ -116,8 +132,10 @@ Layout py313() {
     l.is_next = 7264, l.is_threads_head = 7344, l.is_id = 7272, l.is_gc_collecting = 7600;
     l.is_builtins = 7648;
     l.is_ceval_gil = 16;
+    l.take_gil_caller = nullptr;  // PyEval_RestoreThread attaches the thread state first
     l.ts_current_frame = 72, l.ts_thread_id = 152, l.ts_native_thread_id = 160;
     l.ts_size = 168;
+    l.ts_curexc_value = 112, l.ts_exc_info = 120;
     l.if_code = 0, l.if_previous = 8, l.if_instr = 56, l.if_owner = 70, l.owner_cstack = 3;
     l.co_argcount = 52, l.co_firstlineno = 68, l.co_firsttraceable = 184;
     l.co_kwonlyargcount = 60;

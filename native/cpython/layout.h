@@ -29,6 +29,7 @@ struct Layout {
     int64_t rt_interp_head = -1;
     int64_t rt_gil_tstate_current = -1;  // 3.7-3.11: the thread state holding the GIL
     int64_t rt_gc_collecting = -1;       // 3.7-3.8
+    int64_t rt_ceval_gil = -1;           // 3.7-3.11: struct _gil_runtime_state, inline
 
     // PyInterpreterState
     int64_t is_next = -1;
@@ -37,7 +38,7 @@ struct Layout {
     int64_t is_builtins = -1;       // a dict: confirms a guessed interpreter state
     int64_t is_gc_collecting = -1;  // 3.9+
     int64_t is_ceval_gil = -1;      // 3.12+: pointer to struct _gil_runtime_state
-    int64_t gil_last_holder = 8;    // inside struct _gil_runtime_state
+    int64_t gil_last_holder = 8;    // inside struct _gil_runtime_state (3.7+)
     int64_t gil_locked = 16;
 
     // PyThreadState
@@ -50,6 +51,26 @@ struct Layout {
     int64_t ts_thread_id = -1;         // pthread_t
     int64_t ts_native_thread_id = -1;  // 3.11+: the OS thread id
     int64_t ts_size = 0;
+    // The exception in flight. Being raised: curexc_* (2.7-3.11), current_exception (3.12+).
+    int64_t ts_curexc_type = -1;
+    int64_t ts_curexc_value = -1;
+    int64_t ts_curexc_traceback = -1;
+    // Being handled: exc_* in the thread state (2.7, 3.6), else a stack of handler items.
+    int64_t ts_exc_type = -1;
+    int64_t ts_exc_value = -1;
+    int64_t ts_exc_traceback = -1;
+    int64_t ts_exc_info = -1;        // 3.7+: _PyErr_StackItem* of the innermost handler
+    int64_t exc_item_value = -1;     //   its exc_value
+    int64_t exc_item_previous = -1;  //   the enclosing handler's item
+    int64_t exc_traceback = -1;      // PyBaseExceptionObject.traceback (3.x)
+    int64_t exc_args = 24;           // PyBaseExceptionObject.args, a tuple
+    int64_t tb_next = 16, tb_frame = 24, tb_lasti = 32, tb_lineno = 36;  // PyTracebackObject
+    int64_t frame_object_frame = -1;  // 3.11+: PyFrameObject.f_frame, its _PyInterpreterFrame
+
+    // An exported function whose first call is take_gil: finds take_gil without local symbols.
+    const char* take_gil_caller = "PyEval_RestoreThread";
+    // The eval loop's C function: one native frame per entry frame of the Python stack.
+    const char* eval_function = "_PyEval_EvalFrameDefault";
 
     FrameModel frame_model = FrameModel::FrameObject;
     // PyFrameObject (<= 3.10)

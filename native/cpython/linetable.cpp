@@ -54,7 +54,7 @@ struct Cursor {
 
 // PEP 657 location table (3.11+): entries cover (low 3 bits + 1) code units; bits 3-6 give the
 // form, which says how the line delta is stored and how many column bytes follow.
-int locationsLine(const std::string& t, int line, int64_t target) {
+Location locations(const std::string& t, int line, int64_t target) {
     Cursor c{t, 0};
     int64_t start = 0;
     while (c.ok()) {
@@ -62,24 +62,35 @@ int locationsLine(const std::string& t, int line, int64_t target) {
         if ((head & 0x80) == 0) break;  // every entry starts with bit 7 set
         unsigned code = (head >> 3) & 15;
         int64_t end = start + 2 * ((head & 7) + 1);
-        bool has_line = true;
+        Location here;
         if (code == 15) {
-            has_line = false;
+            // No location: the line stays as it was for the entries that follow.
         } else if (code == 14) {
             line += static_cast<int>(c.svarint());
-            c.varint(), c.varint(), c.varint();  // end line, column, end column
+            here.end_line = line + static_cast<int>(c.varint());
+            here.column = static_cast<int>(c.varint()) - 1;
+            here.end_column = static_cast<int>(c.varint()) - 1;
         } else if (code == 13) {
             line += static_cast<int>(c.svarint());
+            here.end_line = line;
         } else if (code >= 10) {
             line += static_cast<int>(code - 10);
-            c.byte(), c.byte();  // column, end column
+            here.end_line = line;
+            here.column = static_cast<int>(c.byte());
+            here.end_column = static_cast<int>(c.byte());
         } else {
-            c.byte();  // packed columns; same line
+            // Same line; the column's high bits are the form, one byte holds the rest and
+            // the length.
+            unsigned packed = c.byte();
+            here.end_line = line;
+            here.column = static_cast<int>(code * 8 + ((packed >> 4) & 7));
+            here.end_column = here.column + static_cast<int>(packed & 15);
         }
-        if (start <= target && target < end) return has_line ? line : -1;
+        if (code != 15) here.line = line;
+        if (start <= target && target < end) return here;
         start = end;
     }
-    return -1;
+    return Location{};
 }
 
 }  // namespace
@@ -93,9 +104,13 @@ int lineForOffset(LineTable format, const std::string& table, int first_line, in
         case LineTable::Linetable310:
             return linetable310Line(table, first_line, byte_offset);
         case LineTable::Locations311:
-            return locationsLine(table, first_line, byte_offset);
+            return locations(table, first_line, byte_offset).line;
     }
     return -1;
+}
+
+Location locationForOffset(const std::string& table, int first_line, int64_t byte_offset) {
+    return locations(table, first_line, byte_offset);
 }
 
 }  // namespace triage::cpython

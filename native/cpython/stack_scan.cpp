@@ -11,6 +11,10 @@ namespace {
 // stay far under a millisecond per thread.
 constexpr size_t kMaxScanBytes = 512 * 1024;
 constexpr size_t kChunk = 16 * 1024;
+// How many of the innermost interpreter return addresses may hint at a GIL call: libc's wait
+// frames can hold a stale interpreter address or two above take_gil's own. A wrong hint only
+// costs an unwind.
+constexpr int kHintDepth = 3;
 
 bool inAny(const StackScanner::Ranges& ranges, uint64_t addr) {
     auto it = std::upper_bound(ranges.begin(), ranges.end(), addr,
@@ -29,15 +33,18 @@ const std::vector<std::string> kCollectorFunctions = {
     "gc_collect_main",   "gc_collect_with_callback", "gc_collect_generations",
     "gc_collect_region", "gc_collect_impl",          "_PyGC_Collect",
     "PyGC_Collect"};
+const std::vector<std::string> kLockAcquireFunctions = {"PyThread_acquire_lock"};
+// 2.7's callers of PyThread_acquire_lock(interpreter_lock, 1): re-taking the GIL after a
+// blocking call, and the eval loop's periodic switch.
+const std::vector<std::string> kGilAcquirerFunctions = {
+    "PyEval_RestoreThread", "PyEval_AcquireThread", "PyEval_AcquireLock", "PyEval_EvalFrameEx"};
+const std::vector<std::string> kCollectorCallers = {"PyGC_Collect"};
 
-StackScanner::StackScanner(const Memory& memory, Ranges interpreter_text, Ranges take_gil,
-                           Ranges drop_gil, Ranges collector)
-    : mem_(memory),
-      text_(std::move(interpreter_text)),
-      take_gil_(std::move(take_gil)),
-      drop_gil_(std::move(drop_gil)),
-      collector_(std::move(collector)) {
-    for (Ranges* r : {&text_, &take_gil_, &drop_gil_, &collector_}) std::sort(r->begin(), r->end());
+StackScanner::StackScanner(const Memory& memory, Functions functions)
+    : mem_(memory), f_(std::move(functions)) {
+    for (Ranges* r : {&f_.interpreter_text, &f_.take_gil, &f_.drop_gil, &f_.collector,
+                      &f_.lock_acquire, &f_.gil_acquirers, &f_.wait_code})
+        std::sort(r->begin(), r->end());
 }
 
 // A return address follows a call instruction; data that happens to point into the code
@@ -62,26 +69,48 @@ bool StackScanner::followsCall(uint64_t addr) const {
 }
 
 bool StackScanner::inCollector(uint64_t pc) const {
-    return inAny(collector_, pc);
+    return inAny(f_.collector, pc);
 }
 
 StackActivity StackScanner::scan(uint64_t sp) const {
     StackActivity activity;
     if (sp == 0) return activity;
     std::vector<uint64_t> words(kChunk / 8);
-    bool innermost_seen = false;
+    int hints = 0;
     for (size_t done = 0; done < kMaxScanBytes; done += kChunk) {
         size_t got = mem_.readSome((sp & ~uint64_t{7}) + done, words.data(), kChunk) / 8;
         for (size_t i = 0; i < got; ++i) {
             uint64_t w = words[i];
-            if (!innermost_seen && inAny(text_, w) && followsCall(w)) {
-                innermost_seen = true;
-                activity.in_take_gil = inAny(take_gil_, w);
-                activity.in_drop_gil = inAny(drop_gil_, w);
+            if (hints < kHintDepth && inAny(f_.interpreter_text, w) && followsCall(w)) {
+                ++hints;
+                activity.in_take_gil |= inAny(f_.take_gil, w) || inAny(f_.lock_acquire, w);
+                activity.in_drop_gil |= inAny(f_.drop_gil, w);
             }
-            activity.collector_on_stack |= inAny(collector_, w);
+            activity.collector_on_stack |= inAny(f_.collector, w);
         }
         if (got * 8 < kChunk) break;
+    }
+    return activity;
+}
+
+StackActivity StackScanner::confirm(const Pcs& pcs) const {
+    StackActivity activity;
+    // A return address points after its call: the call itself is one byte before.
+    auto at = [&](size_t i) { return pcs[i].second ? pcs[i].first : pcs[i].first - 1; };
+    for (size_t i = 0; i < pcs.size(); ++i) {
+        uint64_t pc = at(i);
+        if (inAny(f_.interpreter_text, pc)) {
+            activity.in_take_gil = inAny(f_.take_gil, pc);
+            activity.in_drop_gil = inAny(f_.drop_gil, pc);
+            if (inAny(f_.lock_acquire, pc)) {
+                // Only the GIL's own acquisition, known by the caller (the next frame).
+                activity.in_take_gil = i + 1 < pcs.size() && inAny(f_.gil_acquirers, at(i + 1));
+            }
+            return activity;
+        }
+        // Below the interpreter's innermost frame only the wait itself may run: any other
+        // library (a foreign call, BLAS, a parser) means the thread left the GIL to it.
+        if (!inAny(f_.wait_code, pc)) return activity;
     }
     return activity;
 }

@@ -1,7 +1,8 @@
 #include "cpython/version.h"
 
 #include <cctype>
-#include <regex>
+
+#include "numbers.h"
 
 namespace triage::cpython {
 
@@ -73,13 +74,25 @@ std::optional<PythonVersion> fromBss(const Module& m, const Memory& memory) {
     return std::nullopt;
 }
 
+// "X.Y" at the start of `text` (one digit, a dot, a number that fits an int).
+std::optional<PythonVersion> versionPrefix(std::string_view text) {
+    if (text.size() < 3 || !std::isdigit(static_cast<unsigned char>(text[0])) || text[1] != '.')
+        return std::nullopt;
+    auto minor = parseNumber<int>(text.substr(2));
+    if (!minor || !std::isdigit(static_cast<unsigned char>(text[2]))) return std::nullopt;
+    return PythonVersion{text[0] - '0', *minor, -1};
+}
+
+// "libpython3.12.so.1.0" anywhere in the name, or a name starting with "python3.12". Parsed by
+// hand: the name comes from the core and may be long enough to exhaust a backtracking regex.
 std::optional<PythonVersion> fromFileName(const Module& m) {
-    static const std::regex lib(R"(libpython(\d)\.(\d+))");
-    static const std::regex exe(R"(^python(\d)\.(\d+))");
-    std::smatch match;
     std::string name = baseName(m.name);
-    if (std::regex_search(name, match, lib) || std::regex_search(name, match, exe))
-        return PythonVersion{std::stoi(match[1]), std::stoi(match[2]), -1};
+    std::string_view view(name);
+    for (size_t at = view.find("libpython"); at != std::string_view::npos;
+         at = view.find("libpython", at + 1)) {
+        if (auto v = versionPrefix(view.substr(at + 9))) return v;
+    }
+    if (view.rfind("python", 0) == 0) return versionPrefix(view.substr(6));
     return std::nullopt;
 }
 

@@ -1,7 +1,7 @@
 """Unusable input: documented exit code, exactly one line on stderr, never a traceback.
 
-DESIGN.md: exit 1 when the analysis failed (not a Python process, corrupt beyond use), exit 3
-when the input is not usable (no such file, not an ELF core, truncated headers).
+The documented exit codes: 1 when the analysis failed (not a Python process, corrupt beyond
+use), 3 when the input is not usable (no such file, not an ELF core, truncated headers).
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _check_failure(result: ToolResult, allowed: set[int]) -> None:
     assert "Traceback" not in result.err + result.stdout.decode(errors="replace")
 
 
-# kind of input -> the exit codes DESIGN.md allows for it
+# kind of input -> the exit codes the documentation allows for it
 UNUSABLE = {
     "empty": {NOT_USABLE},
     "random": {NOT_USABLE},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -333,3 +334,154 @@ def test_demo_gcore_fallback_finds_the_same_frames(tmp_path: Path) -> None:
         "callback_abort:priority | callback_abort:dispatch | callback_abort:main"
         " | callback_abort:<module>"
     ), signature.notes
+
+
+def on_a_terminal(ingested: Ingested, columns: int, *args: str) -> list[str]:
+    """The output of a query command on a pty COLUMNS wide, as a user sees it."""
+    import fcntl
+    import struct
+    import termios
+
+    main, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = dict(os.environ, COLUMNS=str(columns))
+    process = subprocess.Popen(
+        [PYTHON, "-m", "triage", *args, "--db", ingested.url, "--no-color"],
+        cwd=ingested.workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=secondary,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    os.close(secondary)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    assert process.wait(timeout=60) == 0
+    os.close(main)
+    return output.decode().replace("\r\n", "\n").splitlines()
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_tables_fit_the_terminal_and_keep_the_signature(ingested: Ingested, columns: int) -> None:
+    groups = ingested.json("groups")
+    for command in (["groups"], ["crashes"], ["show", str(groups[0]["id"])]):
+        lines = on_a_terminal(ingested, columns, *command)
+        assert lines and all(len(line) <= columns for line in lines), (command, columns)
+    table = on_a_terminal(ingested, columns, "groups")
+    for group, line in zip(groups, table[1:]):
+        signature = group["signature"]
+        head = signature[:8]  # the signal is always there, and the end of the signature
+        assert head in line and (signature in line or "…" in line), line
+        assert signature.split(" | ")[-1][-3:] in line or signature in line
+    wide = on_a_terminal(ingested, columns, "groups", "--wide")
+    assert all(group["signature"] in "\n".join(wide) for group in groups)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("groups", "--since", "1000000d"),
+        ("groups", "--since", "1y"),
+        ("groups", "--since", "2024-05-01"),
+        ("groups", "--since", "2024-05-01T10:00:00Z"),
+    ],
+)
+def test_since_takes_ages_and_dates(ingested: Ingested, args: tuple[str, ...]) -> None:
+    result = ingested.run(*args)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("show", "99999999999999999999999999"),
+        ("crashes", "--group", "99999999999999999999999"),
+        ("groups", "--limit", "99999999999999999999999"),
+        ("groups", "--since", "soon"),
+        ("remote", "99999999999999999999"),
+        ("groups", "--limit", "-3"),
+    ],
+)
+def test_numbers_out_of_range_are_one_line_errors(
+    ingested: Ingested, args: tuple[str, ...]
+) -> None:
+    result = ingested.run(*args) if args[0] != "remote" else run_triage(*args, cwd=ingested.workdir)
+    assert result.returncode in (2, 3), result.stderr
+    assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+    assert "error: " in result.stderr.strip().splitlines()[-1]  # after argparse's usage
+
+
+def test_every_option_has_help() -> None:
+    from triage.cli import build_parser
+
+    parser = build_parser(())
+    subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, sub in subcommands.choices.items()
+        for action in sub._actions
+        if not action.help and action.dest != "help"
+    ]
+    assert missing == []
+
+
+def test_watch_reports_events_as_json_lines_and_duplicates(
+    tmp_path: Path, cores: dict[str, list[Path]]
+) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    log = tmp_path / "events.jsonl"
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    with open(log, "wb") as out:
+        watcher = subprocess.Popen(
+            [PYTHON, "-m", "triage", "watch", str(spool), "--db", url, "--json", "--no-report",
+             "--settle", "0.5", "--rescan", "1", "--workers", "1"],
+            cwd=tmp_path, stdout=out, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            shutil.copyfile(cores["abort"][0], spool / "first")
+            shutil.copyfile(cores["abort"][0], spool / "again")  # the same content
+            deadline = 120
+            import time
+
+            start = time.monotonic()
+            while time.monotonic() - start < deadline:
+                events = [json.loads(line) for line in log.read_text().splitlines() if line]
+                kinds = [event["event"] for event in events]
+                if "done" in kinds and "duplicate" in kinds:
+                    break
+                time.sleep(0.2)
+        finally:
+            watcher.terminate()
+            watcher.wait(timeout=30)
+    events = [json.loads(line) for line in log.read_text().splitlines() if line]
+    assert all("time" in event and "message" in event for event in events)
+    done = next(event for event in events if event["event"] == "done")
+    duplicate = next(event for event in events if event["event"] == "duplicate")
+    assert duplicate["crash"] == done["crash"]
+
+
+def test_ingest_without_a_terminal_prints_each_result_once(
+    tmp_path: Path, cores: dict[str, list[Path]]
+) -> None:
+    core = shutil.copyfile(cores["segv"][0], tmp_path / "one.core")
+    result = run_triage("ingest", str(core), "--db", f"sqlite:///{tmp_path / 'i.db'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 1 and result.stderr == ""
+    as_json = run_triage(
+        "ingest", str(core), "--json", "--db", f"sqlite:///{tmp_path / 'i.db'}", cwd=tmp_path
+    )
+    assert json.loads(as_json.stdout)[0]["status"] == "done"
+
+
+def test_a_missing_database_driver_names_the_extra(tmp_path: Path) -> None:
+    result = run_triage("groups", "--db", "mysql+mysqldb://u:p@localhost/x", cwd=tmp_path)
+    assert result.returncode == 3
+    assert "driver is not installed" in result.stderr and "Traceback" not in result.stderr

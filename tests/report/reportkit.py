@@ -38,6 +38,7 @@ def on_object(pairs):
 
 def handle_request(request, retries):
     secret_token = "hunter2"
+    customer = "mallory"
     os.abort()
 
 

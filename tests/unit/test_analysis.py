@@ -47,18 +47,18 @@ def _native(name: str) -> Frame:
 
 
 @pytest.mark.parametrize(
-    ("names", "gil", "gc"),
+    ("names", "gc"),
     [
-        (["start_thread", "take_gil.lto_priv.0", "pthread_cond_timedwait"], "waiting", None),
-        (["start_thread", "drop_gil"], "dropping", None),
-        (["start_thread", "gc_collect_main", "visit"], None, True),
-        (["start_thread", "select"], None, None),
+        # The GIL state is the analyzer's (confirmed by a real unwind): frames never change it.
+        (["start_thread", "take_gil.lto_priv.0", "pthread_cond_timedwait"], None),
+        (["start_thread", "gc_collect_main", "visit"], True),
+        (["start_thread", "select"], None),
     ],
 )
-def test_native_frames_say_gil_and_gc(names: list[str], gil: str | None, gc: bool | None) -> None:
+def test_native_frames_say_gc(names: list[str], gc: bool | None) -> None:
     thread = Thread(1, (), python=False, native_frames=tuple(_native(n) for n in names))
     finished = finish_thread(thread, None, "all", (3, 12, 1))
-    assert (finished.gil, finished.gc) == (gil, gc)
+    assert (finished.gil, finished.gc) == (None, gc)
     assert [f.function for f in finished.frames] == names and finished.native_frames == ()
 
 

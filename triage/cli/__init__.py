@@ -32,6 +32,7 @@ COMMANDS = (
     "retention",
     "demo",
     "report",
+    "completion",
 )
 
 

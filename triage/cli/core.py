@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
 
 def print_analysis(analysis: Analysis, args: argparse.Namespace) -> int:
     """Print as text or JSON; fail (after printing what there is) when no Python was found."""
+    if not args.no_scrub:
+        from ..scrub import configured_rules, scrub
+
+        analysis = scrub(analysis, configured_rules())
     failure = failure_reason(analysis)
     if failure is not None and analysis.warnings:
         # The error stays one line: what went wrong before (a truncated core) leads it.

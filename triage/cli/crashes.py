@@ -37,6 +37,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="at most N crashes, newest first (default 100)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON array")
+    parser.add_argument(
+        "--wide", action="store_true", help="never shorten the table to the terminal's width"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,5 +85,7 @@ def run(args: argparse.Namespace) -> int:
             )
             for c in crashes
         ],
+        wide=args.wide,
+        optional=(6, 4, 5, 3),  # received, python, host, signal
     )
     return 0

@@ -31,7 +31,13 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dir", default="triage-demo", help="demo directory (default ./triage-demo)"
     )
-    parser.add_argument("--workers", type=options.positive_int, default=None, metavar="N")
+    parser.add_argument(
+        "--workers",
+        type=options.positive_int,
+        default=None,
+        metavar="N",
+        help="analysis processes (default: the number of CPUs)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +110,7 @@ def _make_cores(pythons: list[Any], spool: Path, work: Path) -> int:
 def _ingest(spool: Path, url: str, reports: str, workers: int | None) -> bool:
     """Ingest the demo spool; True when the HTML report was rendered."""
     from ..signature import load_config
+    from ..spool.events import quiet
     from ..spool.intake import ingest_file
     from ..spool.pipeline import Pipeline, report_renderer
     from ..spool.pool import WorkerPool
@@ -115,7 +122,7 @@ def _ingest(spool: Path, url: str, reports: str, workers: int | None) -> bool:
         for path in scan(str(spool)):
             ingest_file(store, path, str(spool))
         with WorkerPool(workers or os.cpu_count() or 1) as pool:
-            pipeline = Pipeline(store, pool, load_config(None), reports, log=lambda _: None)
+            pipeline = Pipeline(store, pool, load_config(None), reports, log=quiet)
             pipeline.drain()
             pipeline.render_reports()
     finally:

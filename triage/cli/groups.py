@@ -45,6 +45,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="N",
         help="at most N groups (default 50)",
     )
+    parser.add_argument(
+        "--wide", action="store_true", help="never shorten the table to the terminal's width"
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print a JSON array")
     output.add_argument("--csv", action="store_true", help="print CSV")
@@ -108,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
         ]
         print_csv(HEADERS, full)
     elif rows:
-        print_table(HEADERS, rows)
+        # Narrow terminals lose the hash, the first seen, the hosts, then the Python versions.
+        print_table(HEADERS, rows, wide=args.wide, optional=(1, 3, 6, 5))
     else:
         print("no crash groups")
     return 0

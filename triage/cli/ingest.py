@@ -32,6 +32,11 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     options.add_reports(parser)
     options.add_analysis_limits(parser)
     coredump.add_option(parser, "ingest")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the crashes recorded, as `crashes --json` does, instead of one line each",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         ids = feed.ids
         if args.retry_failed and args.cores:
             ids = _ids_of(store, [os.path.abspath(core) for core in args.cores])
-        failed = _summarize(store, ids)
+        failed = _summarize(store, ids, args.json)
     finally:
         store.close()
     if feed.missing:
@@ -96,6 +101,7 @@ class _Feed:
 def _analyze(store: Any, config: Any, args: argparse.Namespace, feed: _Feed) -> None:
     from sqlalchemy import func, select
 
+    from ..spool.events import Log, TextLog, quiet
     from ..spool.pipeline import Pipeline
     from ..spool.pool import WorkerPool
     from ..store import PENDING, Crash
@@ -106,7 +112,9 @@ def _analyze(store: Any, config: Any, args: argparse.Namespace, feed: _Feed) -> 
     workers = min(args.workers or os.cpu_count() or 1, max(1, expected))
     progress = _Progress(expected) if sys.stderr.isatty() and expected > 1 else None
     pool = WorkerPool(workers, args.time_limit, args.memory_limit, args.lib_search_root)
-    log = (lambda message: None) if progress else _log_line
+    # One stream per purpose: the results are the summary on stdout; progress (a terminal) or,
+    # with -v, what happens to each core, on stderr.
+    log: Log = TextLog() if args.verbose and not progress else quiet
     with pool:
         pipeline = Pipeline(store, pool, config, options.reports_dir(args), log)
         pipeline.recover()
@@ -114,10 +122,6 @@ def _analyze(store: Any, config: Any, args: argparse.Namespace, feed: _Feed) -> 
         if progress:
             progress.end()
         pipeline.render_reports()
-
-
-def _log_line(message: str) -> None:
-    print(f"triage: {message}", file=sys.stderr, flush=True)
 
 
 class _Progress:
@@ -153,19 +157,23 @@ def _ids_of(store: Any, paths: list[str]) -> list[int]:
         return list(session.scalars(select(Crash.id).where(Crash.path.in_(paths))))
 
 
-def _summarize(store: Any, ids: list[int]) -> int:
-    """One line per given core on stdout; returns how many failed."""
+def _summarize(store: Any, ids: list[int], as_json: bool = False) -> int:
+    """One line per given core on stdout (or one JSON array); returns how many failed."""
     from sqlalchemy import select
 
     from ..render.style import escape
     from ..store import FAILED, Crash
+    from ..store.queries import crash_json
+    from .table import print_json
 
     failed = 0
     with store.session() as session:
-        crashes = session.scalars(select(Crash).where(Crash.id.in_(ids)).order_by(Crash.id))
+        crashes = list(session.scalars(select(Crash).where(Crash.id.in_(ids)).order_by(Crash.id)))
+        failed = sum(1 for crash in crashes if crash.status == FAILED)
+        if as_json:
+            print_json([crash_json(crash) for crash in crashes])
+            return failed
         for crash in crashes:
-            if crash.status == FAILED:
-                failed += 1
             detail = crash.error if crash.status == FAILED else crash.signature
             group = f"group {crash.group_id}" if crash.group_id is not None else "no group"
             print(

@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
-from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
-_SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+if TYPE_CHECKING:  # `triage core` imports this module: socket and datetime only when used
+    from datetime import datetime
+
+_SPAN = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdwy])$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
+# Numbers a user types: beyond these they are typing mistakes, and the database (64-bit
+# integers) or the kernel (pids) could not take them anyway.
+MAX_COUNT = 10**9
+MAX_ID = 2**63 - 1
 
 
 def add_stack_options(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +30,12 @@ def add_stack_options(parser: argparse.ArgumentParser) -> None:
             flag, action="store_const", dest="native_mode", const=mode, default=None, help=text
         )
     parser.add_argument("--locals", action="store_true", help="show the local variables")
+    parser.add_argument(
+        "--no-scrub",
+        action="store_true",
+        help="show secret-looking values too (passwords, tokens, credentials in URLs); by "
+        "default they are [redacted], as everywhere coretriage stores or shows an analysis",
+    )
     parser.add_argument(
         "--exhaustive", action="store_true", help="use every method to find the interpreter"
     )
@@ -70,6 +82,8 @@ def add_host(parser: argparse.ArgumentParser) -> None:
 
 
 def host_name(args: argparse.Namespace) -> str:
+    import socket
+
     return args.host or os.environ.get("TRIAGE_HOST") or socket.gethostname()
 
 
@@ -135,35 +149,50 @@ def add_analysis_limits(parser: argparse.ArgumentParser) -> None:
 
 
 def add_filters(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--since", type=since, metavar="AGE", help="e.g. 30m, 12h, 7d, 2w")
+    parser.add_argument(
+        "--since", type=since, metavar="AGE", help="an age (30m, 12h, 7d, 2w, 1y) or an ISO date"
+    )
     parser.add_argument("--executable", metavar="NAME", help="executable name or path")
     parser.add_argument("--python", metavar="VERSION", help="Python version, e.g. 3.12")
     parser.add_argument("--host", metavar="HOST", help="host of the crash (from the sidecar)")
 
 
 def since(value: str) -> datetime:
-    """``7d`` (an age) or an ISO date/time, as an aware UTC datetime."""
+    """``7d`` (an age: s, m, h, d, w, y) or an ISO date/time, as an aware UTC datetime."""
+    from datetime import datetime, timedelta, timezone
+
     match = _SPAN.match(value.strip())
+    now = datetime.now(timezone.utc)
     if match:
         amount, unit = match.groups()
-        return datetime.now(timezone.utc) - timedelta(**{_UNITS[unit]: float(amount)})
+        seconds = float(amount) * _SECONDS[unit]
+        if seconds > (now - datetime(1970, 1, 1, tzinfo=timezone.utc)).total_seconds():
+            return datetime(1970, 1, 1, tzinfo=timezone.utc)  # "since forever"
+        return now - timedelta(seconds=seconds)
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"{value!r} is neither an age (30m, 12h, 7d, 2w) nor an ISO date"
+            f"{value!r} is neither an age (30m, 12h, 7d, 2w, 1y) nor an ISO date (2024-05-01)"
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def positive_int(value: str) -> int:
+def positive_int(value: str, maximum: int = MAX_COUNT) -> int:
     try:
         number = int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is not an integer") from None
     if number <= 0:
         raise argparse.ArgumentTypeError(f"{value} must be positive")
+    if number > maximum:
+        raise argparse.ArgumentTypeError(f"{value} is too large (at most {maximum})")
     return number
+
+
+def pid(value: str) -> int:
+    """A process id: positive and at most the kernel's largest (PID_MAX_LIMIT)."""
+    return positive_int(value, 1 << 22)
 
 
 def positive_float(value: str) -> float:
@@ -173,4 +202,6 @@ def positive_float(value: str) -> float:
         raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
     if not number > 0:
         raise argparse.ArgumentTypeError(f"{value} must be positive")
+    if number > MAX_COUNT:  # inf, or a duration of decades
+        raise argparse.ArgumentTypeError(f"{value} is too large (at most {MAX_COUNT})")
     return number

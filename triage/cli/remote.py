@@ -11,7 +11,7 @@ from ..analysis import analyze_process
 from ..errors import UsageError
 from ..model import Analysis, FrameKind
 from .core import print_analysis
-from .options import add_stack_options, positive_int
+from .options import add_stack_options, pid
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "to it and no code runs in it.",
     )
     parser.set_defaults(run=run)
-    parser.add_argument("pid", type=positive_int, help="the pid of the process")
+    parser.add_argument("pid", type=pid, help="the pid of the process")
     parser.add_argument(
         "--no-block",
         action="store_true",

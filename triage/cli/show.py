@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..model import Analysis, Frame, FrameKind
 from ..render.style import escape
 from . import options
-from .table import print_json, print_table, short_time
+from .table import line_fitter, print_json, print_table, short_time
 
 if TYPE_CHECKING:
     from ..store.queries import Facet
@@ -40,6 +41,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="the group object plus `crashes` and `stack`"
     )
     parser.add_argument(
+        "--wide", action="store_true", help="never shorten the table to the terminal's width"
+    )
+    parser.add_argument(
         "--explain",
         action="store_true",
         help="also show the text that was hashed and why each frame counts",
@@ -53,7 +57,8 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..document import from_json
+    from ..document import from_json, to_json
+    from ..scrub import configured_rules, scrub
     from ..store import open_store
     from ..store.queries import (
         breakdowns,
@@ -78,7 +83,10 @@ def run(args: argparse.Namespace) -> int:
             sample_id = sample.id if sample is not None else None
     finally:
         store.close()
-    analysis = from_json(document) if document is not None else None
+    # Stored analyses are scrubbed when recorded; one from an older release is scrubbed here.
+    analysis = scrub(from_json(document), configured_rules()) if document else None
+    if document is not None and analysis is not None:
+        document = to_json(analysis)
     if args.json:
         data["breakdowns"] = {
             facet.kind: {"values": [list(item) for item in facet.values], "unknown": facet.unknown}
@@ -87,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
         data["example_crash"] = sample_id
         print_json({**data, "crashes": crashes, "stack": document})
         return 0
-    _print_group(data, facets)
-    _print_stack(analysis, sample_id)
+    fitted = line_fitter(sys.stdout, args.wide)
+    _print_group(data, facets, fitted)
+    _print_stack(analysis, sample_id, fitted)
     print("\nLatest occurrences:")
     print_table(
         LATEST_HEADERS,
@@ -104,28 +113,38 @@ def run(args: argparse.Namespace) -> int:
             )
             for c in crashes
         ],
+        wide=args.wide,
+        optional=(5, 4, 2),  # executable, python, crashed
     )
     if args.explain:
         _explain(group.hashed_text, analysis, args.signature_config)
     return 0
 
 
-def _print_group(data: Mapping[str, Any], facets: Sequence[Facet]) -> None:
-    print(f"Group {data['id']}  hash {data['hash']}")
-    print(f"Signature: {escape(data['signature'])}")
+def _print_group(
+    data: Mapping[str, Any], facets: Sequence[Facet], fitted: Callable[[str], str]
+) -> None:
+    print(fitted(f"Group {data['id']}  hash {data['hash']}"))
+    print(fitted(f"Signature: {escape(data['signature'])}"))
+    status = data["status"] + (f" in {data['resolved_in']}" if data.get("resolved_in") else "")
+    print(fitted(f"Kind:      {data['kind']}, {status}"))
     print(
-        f"Crashes:   {data['count']}  (first seen {short_time(data['first_seen'])}, "
-        f"last seen {short_time(data['last_seen'])})"
+        fitted(
+            f"Crashes:   {data['count']}  (first seen {short_time(data['first_seen'])}, "
+            f"last seen {short_time(data['last_seen'])})"
+        )
     )
-    print(f"Rules:     version {data['rules_version']}")
+    print(fitted(f"Rules:     version {data['rules_version']}"))
     for facet in facets:
         listed = [f"{escape(value)} ({n})" for value, n in facet.values]
         if facet.unknown:
             listed.append(f"unknown ({facet.unknown})")
-        print(f"{facet.title + ':':<17}{', '.join(listed) or '-'}")
+        print(fitted(f"{facet.title + ':':<17}{', '.join(listed) or '-'}"))
 
 
-def _print_stack(analysis: Analysis | None, crash_id: int | None) -> None:
+def _print_stack(
+    analysis: Analysis | None, crash_id: int | None, fitted: Callable[[str], str]
+) -> None:
     from ..stack import crashing_thread
 
     if analysis is None:
@@ -138,9 +157,9 @@ def _print_stack(analysis: Analysis | None, crash_id: int | None) -> None:
     if choice.thread is None:
         print("  (no thread has frames)")
         return
-    print(f"  Thread {choice.thread.tid} ({choice.reason.value}), most recent call last:")
+    print(fitted(f"  Thread {choice.thread.tid} ({choice.reason.value}), most recent call last:"))
     for frame in choice.thread.frames:
-        print(f"    {_frame_line(frame)}")
+        print(fitted(f"    {_frame_line(frame)}"))
 
 
 def _frame_line(frame: Frame) -> str:

@@ -41,6 +41,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     options.add_reports(parser)
     options.add_analysis_limits(parser)
     coredump.add_option(parser, "watch")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per event on stdout (time, event, crash, path, group...) instead "
+        "of timestamped lines on stderr",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.spools:
         raise UsageError("give at least one SPOOL, or --systemd-coredump")
     from ..signature import load_config
+    from ..spool.events import JsonLog, TextLog
     from ..spool.pipeline import Pipeline
     from ..spool.pool import WorkerPool
     from ..spool.watcher import Watcher, WatchOptions, check_spools
@@ -65,11 +72,13 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with pool:
-            pipeline = Pipeline(store, pool, config, options.reports_dir(args))
+            log = JsonLog() if args.json else TextLog()
+            pipeline = Pipeline(store, pool, config, options.reports_dir(args), log)
             watcher = Watcher(
                 args.spools,
                 pipeline,
                 WatchOptions(args.settle, args.rescan),
+                log,
                 host=options.host_name(args),
             )
             watcher.install_signal_handlers()

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from ..model import Analysis, CoreInfo, Frame, FrameKind, SourceKind, Thread, signal_name
+from ..model import (
+    Analysis,
+    CoreInfo,
+    ExceptionInFlight,
+    Frame,
+    FrameKind,
+    SourceKind,
+    Thread,
+    signal_name,
+)
 from ..native_merge import UNMERGEABLE
 from ..stack import status_labels
 from .source import SourceCache
@@ -63,6 +72,26 @@ def failure_line(core: CoreInfo, palette: Palette) -> str:
     )
 
 
+def highlighted(source: str, frame: Frame, palette: Palette) -> str:
+    """The source line, stripped, with the frame's expression in blue (3.11+ columns), as
+    PyStack shows it on a terminal. The columns count UTF-8 bytes of the line."""
+    stripped = source.strip()
+    start, end = frame.column, frame.end_column
+    if not palette.enabled or start is None or end is None or (start == end == 0):
+        return escape(stripped)
+    raw = source.encode("utf-8", "surrogatepass")
+    if frame.end_line is not None and frame.line is not None and frame.end_line != frame.line:
+        end = len(raw)  # the expression goes on below: up to the end of this line
+    if not 0 <= start < end <= len(raw):
+        return escape(stripped)
+    before, inside, after = (
+        raw[:start].decode(errors="replace").lstrip(),
+        raw[start:end].decode(errors="replace"),
+        raw[end:].decode(errors="replace").rstrip(),
+    )
+    return escape(before) + palette.blue(escape(inside)) + escape(after)
+
+
 def native_frame_line(frame: Frame, palette: Palette) -> str:
     """``(C) File "F", line N, in FUNC[ (inlined)] (LIB)``, with PyStack's ``???``/0 gaps."""
     library = frame.library or "???"
@@ -91,12 +120,23 @@ def frame_lines(frame: Frame, palette: Palette, sources: SourceCache) -> Iterato
     )
     source = sources.line(file, frame.line) if frame.file else None
     if source is not None:
-        yield f"        {escape(source.strip())}"
+        yield f"        {highlighted(source, frame, palette)}"
     for title, pairs in (("Arguments:", frame.arguments), ("Locals:", frame.locals)):
         if pairs:
             yield f"      {palette.faint(title)}"
             for name, value in pairs:
                 yield f"        {escape(name)}: {escape(value)}"
+
+
+def exception_lines(exception: ExceptionInFlight, palette: Palette) -> Iterator[str]:
+    """The exception in flight, after the thread's frames: what it is, and where it came from."""
+    doing = "Handling" if exception.handled else "Raising"
+    shown = escape(exception.repr or exception.type)
+    yield f"    {palette.red(doing + ' exception:')} {shown}"
+    for frame in exception.traceback:
+        line = frame.line if frame.line is not None else UNKNOWN_LINE
+        where = f'File "{escape(frame.file or "???")}", line {line}'
+        yield f"      raised in {where}, in {escape(frame.function)}"
 
 
 def thread_lines(
@@ -114,7 +154,9 @@ def thread_lines(
     if show_header:
         # No thread name: a core has none, and PyStack's comes from this machine's /proc.
         middle = "" if show_interpreter else f"{status} "
-        yield f"Traceback for thread {thread.tid} {middle}(most recent call last):"
+        # PyStack's form: the name (live, the OS name) in parentheses after the tid.
+        name = f" ({escape(thread.name)})" if thread.name else ""
+        yield f"Traceback for thread {thread.tid}{name} {middle}(most recent call last):"
     if show_interpreter:
         if thread.interpreter_id is None:
             where = "Not currently attached to any interpreter"
@@ -127,6 +169,8 @@ def thread_lines(
         yield UNMERGEABLE
     for frame in thread.frames:
         yield from frame_lines(frame, palette, sources)
+    if thread.exception is not None:
+        yield from exception_lines(thread.exception, palette)
 
 
 def threads_lines(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -39,6 +39,7 @@ def render_all(
     no_locals: bool = False,
     today: date | None = None,
     workers: int | None = None,
+    source_roots: Sequence[str] = (),
 ) -> RenderStats:
     """Render every page; remove pages of crashes and groups the store no longer has.
 
@@ -52,7 +53,7 @@ def render_all(
     with queries.reading(source) as session:
         crash_ids = queries.crash_ids(session)
         parallel = plan(source, crash_ids, workers)
-        with parallel.start(out_dir, no_locals) as pending:
+        with parallel.start(out_dir, no_locals, source_roots) as pending:
             groups = queries.groups(session)
             by_id = {group.id: group for group in groups}
             facts = queries.group_facts(session, groups, _day_end(day))
@@ -66,7 +67,7 @@ def render_all(
                 _write_group(writer, group, members_of, representative, page_facts, day, no_locals)
             if not parallel.slices:
                 crashes = queries.crashes_with_analysis(session)
-                write_crashes(writer, crashes, by_id, no_locals, Sources())
+                write_crashes(writer, crashes, by_id, no_locals, Sources(source_roots))
             for done in pending:
                 writer.merge(*done.result())
     removed = writer.remove_stale(paths.GROUPS_DIR) + writer.remove_stale(paths.CRASHES_DIR)
@@ -80,13 +81,14 @@ def render_changed(
     crash_ids: Iterable[int],
     no_locals: bool = False,
     today: date | None = None,
+    source_roots: Sequence[str] = (),
 ) -> RenderStats:
     """Re-render what new or re-analyzed crashes change: the index, their groups, their pages.
 
     A directory without an index has never been rendered: it gets the whole site instead.
     """
     if not (Path(out_dir) / paths.INDEX).exists():
-        return render_all(source, out_dir, no_locals, today)
+        return render_all(source, out_dir, no_locals, today, source_roots=source_roots)
     started = time.perf_counter()
     day = today or _today()
     writer = SiteWriter(out_dir)
@@ -106,7 +108,7 @@ def render_changed(
             _write_group(
                 writer, group, members, representative, facts.get(group_id), day, no_locals
             )
-        write_crashes(writer, crashes, by_id, no_locals, Sources())
+        write_crashes(writer, crashes, by_id, no_locals, Sources(source_roots))
     return RenderStats(writer.written, writer.unchanged, 0, time.perf_counter() - started)
 
 

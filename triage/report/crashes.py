@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+import stat
+from collections.abc import Iterable, Sequence
 
 from ..render.source import SourceCache
+from ..scrub import ScrubRules, scrub_text
 from . import queries
 from .context import build_crash_page
 from .frames import SourceLookup
@@ -33,7 +35,12 @@ def write_crashes(
 
 
 def render_crash_slice(
-    url: str, out_dir: str | os.PathLike[str], first: int, last: int, no_locals: bool
+    url: str,
+    out_dir: str | os.PathLike[str],
+    first: int,
+    last: int,
+    no_locals: bool,
+    source_roots: Sequence[str] = (),
 ) -> tuple[int, int, list[str]]:
     """Worker process: the pages of crashes ``first``..``last`` (ids); returns the counts."""
     from ..store.engine import make_engine
@@ -44,30 +51,64 @@ def render_crash_slice(
         with queries.reading(engine) as session:
             groups = {group.id: group for group in queries.groups(session)}
             crashes = queries.crashes_with_analysis(session, first=first, last=last)
-            write_crashes(writer, crashes, groups, no_locals, Sources())
+            write_crashes(writer, crashes, groups, no_locals, Sources(source_roots))
         return writer.written, writer.unchanged, sorted(writer.pages)
     finally:
         engine.dispose()
 
 
 class Sources:
-    """Source lines for Python frames, read from this machine's files.
+    """Source lines for Python frames, read from this machine's files, when it is safe to.
 
-    Only for cores from this host (or of unknown host): another host may run another release,
-    and a wrong line is worse than none. Only ``.py`` files: a crafted core must not make the
-    report publish lines of arbitrary files (``/etc/shadow``) that the report's user can read.
+    A core names any path it likes. Lines are shown only from ``.py`` files under the
+    configured source roots (the application's code, not /etc), that the crashed process itself
+    could read (its uid and gid against the file's mode), and only for cores of this host (or
+    of unknown host): another host may run another release, and a wrong line is worse than
+    none. Without source roots, no source line is shown.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, roots: Sequence[str] = ()) -> None:
         self._cache = SourceCache()
         self._host = socket.gethostname()
+        self._roots = tuple(os.path.realpath(root).rstrip("/") + "/" for root in roots)
 
     def for_crash(self, crash: CrashRecord) -> SourceLookup | None:
-        if crash.host is not None and crash.host != self._host:
+        if not self._roots or (crash.host is not None and crash.host != self._host):
             return None
-        return self._line
+        core = crash.analysis.core if crash.analysis is not None else None
+        if core is None:
+            return None
+        uid, gid = core.uid, core.gid
 
-    def _line(self, file: str, line: int) -> str | None:
+        def line(file: str, number: int) -> str | None:
+            if not self._allowed(file, uid, gid):
+                return None
+            found = self._cache.line(file, number)
+            return scrub_text(found, self._rules) if found else found
+
+        return line
+
+    _rules = ScrubRules()
+
+    def _allowed(self, file: str, uid: int, gid: int) -> bool:
         if not file.endswith(".py"):
-            return None
-        return self._cache.line(file, line)
+            return False
+        real = os.path.realpath(file)
+        if not real.startswith(self._roots):
+            return False
+        try:
+            info = os.stat(real)
+        except OSError:
+            return False
+        return readable_by(info, uid, gid)
+
+
+def readable_by(info: os.stat_result, uid: int, gid: int) -> bool:
+    """Whether a process of UID/GID could read the file (its mode; root reads everything)."""
+    if uid == 0:
+        return True
+    if info.st_uid == uid:
+        return bool(info.st_mode & stat.S_IRUSR)
+    if info.st_gid == gid:
+        return bool(info.st_mode & stat.S_IRGRP)
+    return bool(info.st_mode & stat.S_IROTH)

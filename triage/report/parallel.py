@@ -26,7 +26,7 @@ class ParallelPlan:
 
     @contextmanager
     def start(
-        self, out_dir: str | os.PathLike[str], no_locals: bool
+        self, out_dir: str | os.PathLike[str], no_locals: bool, source_roots: Sequence[str] = ()
     ) -> Iterator[list[Future[tuple[int, int, list[str]]]]]:
         """Submit every slice; yield their futures (none when rendering in this process)."""
         if not self.slices:
@@ -41,7 +41,13 @@ class ParallelPlan:
         with ProcessPoolExecutor(self.workers, mp_context=context) as pool:
             futures = [
                 pool.submit(
-                    render_crash_slice, self.url, os.fspath(out_dir), first, last, no_locals
+                    render_crash_slice,
+                    self.url,
+                    os.fspath(out_dir),
+                    first,
+                    last,
+                    no_locals,
+                    tuple(source_roots),
                 )
                 for first, last in self.slices
             ]

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..document import from_json
 from ..model import Analysis, signal_name
+from ..scrub import REDACTED, ScrubRules, scrub, scrub_text
 
 STATUSES = ("pending", "analyzing", "done", "failed")
 
@@ -115,10 +116,12 @@ def flatten_context(context: object) -> tuple[tuple[str, str], ...]:
     if not isinstance(context, Mapping):
         return ()
     pairs = []
+    rules = ScrubRules()
     for name, value in context.items():
         if value is None:
             continue
-        pairs.append((str(name), _display(value)))
+        shown = REDACTED if rules.sensitive(str(name)) else scrub_text(_display(value), rules)
+        pairs.append((str(name), shown))
     return tuple(pairs)
 
 
@@ -162,8 +165,10 @@ def _json(value: object) -> object:
 
 
 def _analysis(value: object) -> Analysis | None:
+    """The stored analysis, scrubbed again: a database written before scrubbing existed (or
+    with it turned off) must still not publish secrets."""
     document = _json(value)
-    return from_json(document) if isinstance(document, Mapping) else None
+    return scrub(from_json(document)) if isinstance(document, Mapping) else None
 
 
 def text(value: object) -> str | None:

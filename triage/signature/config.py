@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..scrub import ScrubRules, rules_from
 
 DEFAULT_FRAMES = 5
 SIGLISTS = Path(__file__).with_name("siglists")
 ENVIRONMENT_VARIABLE = "TRIAGE_SIGNATURE_CONFIG"
 _KEYS = {"frames", "app_roots", "skip_python", "skip_native", "sentinels", "replace_defaults"}
+SCRUB_TABLE = "scrub"  # the secrets rules of ``triage.scrub``, in the same file
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class SignatureConfig:
     machinery_native: tuple[str, ...] = ()
     sentinels: tuple[str, ...] = ()
     digest: str | None = None  # of the user's file; None with the bundled lists only
+    scrub: ScrubRules = field(default_factory=ScrubRules, compare=False)
     compiled: dict[str, re.Pattern[str] | None] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -74,9 +77,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> SignatureConfig:
     raw = Path(path).read_bytes() if Path(path).is_file() else None
     if raw is None:
         raise UsageError(f"signature config {path} does not exist")
-    data = _parse_toml(raw, str(path))
-    data = data.get("signature", data)  # a [signature] table or top-level keys
-    unknown = set(data) - _KEYS
+    document = _parse_toml(raw, str(path))
+    scrub = rules_from(document.get(SCRUB_TABLE), str(path))
+    data = document.get("signature", document)  # a [signature] table or top-level keys
+    unknown = set(data) - _KEYS - {SCRUB_TABLE}
     if unknown:
         raise UsageError(f"signature config {path}: unknown keys {', '.join(sorted(unknown))}")
     frames = data.get("frames", DEFAULT_FRAMES)
@@ -91,6 +95,7 @@ def load_config(path: str | os.PathLike[str] | None = None) -> SignatureConfig:
         machinery_native=base.machinery_native if keep else (),
         sentinels=(base.sentinels if keep else ()) + _regexes(data, "sentinels", path),
         digest=hashlib.sha256(raw).hexdigest()[:8],
+        scrub=scrub,
     )
     return config
 

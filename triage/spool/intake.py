@@ -222,8 +222,8 @@ def _cannot(what: str, exc: OSError) -> str:
 def _record(store: Store, new: NewCrash, host: str | None = None) -> Intake:
     new.host = new.host or host  # a sidecar's host wins
     crash_id, created = add_crash(store, new)
-    if not created:
-        return Intake(new.path, "known", crash_id)
+    if not created:  # the same content under another name (the same file was found before)
+        return Intake(new.path, "duplicate", crash_id)
     if new.error is not None:
         return Intake(new.path, "failed", crash_id, new.error)
     return Intake(new.path, "queued", crash_id)

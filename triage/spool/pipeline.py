@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from ..document import from_json
+from ..scrub import scrub
 from ..signature import SignatureConfig, compute
 from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
 from ..store.grouping import Outcome, record_outcome
 from ..store.queue import claim, readable_here, recover, still_claimed, worker_identity
+from .events import Log, stderr_log
 from .pool import Job, Result, WorkerPool
 from .verdict import ungroupable
 
-Log = Callable[[str], None]
 # Pending cores another host's spool holds are not looked at again for this long (a shared
 # spool may show a file later than the database does).
 FOREIGN_RETRY_SECONDS = 30.0
-
-
-def stderr_log(message: str) -> None:
-    print(f"triage: {message}", file=sys.stderr, flush=True)
 
 
 class Pipeline:
@@ -64,8 +60,13 @@ class Pipeline:
             self.foreign.clear()
             self.foreign_since = time.monotonic()
         jobs = claim(self.store, self.pool.idle, self.identity, readable_here, self.foreign)
+        if not jobs:
+            return 0
+        with self.store.session() as session:  # what the intake recorded: identity, raw name
+            query = select(Crash.id, Crash.context).where(Crash.id.in_([i for i, _ in jobs]))
+            contexts = {crash_id: context for crash_id, context in session.execute(query)}
         for crash_id, path in jobs:
-            self.pool.submit(Job(crash_id, path))
+            self.pool.submit(Job(crash_id, path, contexts.get(crash_id)))
         return len(jobs)
 
     def collect(self, timeout: float) -> list[int]:
@@ -90,17 +91,32 @@ class Pipeline:
         if not still_claimed(self.store, result.crash_id, self.identity):
             # Taken back as stale by another watcher, which analyzes it again: recording this
             # result too would count the crash twice.
-            self.log(f"crash {result.crash_id}: claim taken back by another watcher; dropped")
+            self.log(
+                f"crash {result.crash_id}: claim taken back by another watcher; dropped",
+                "dropped",
+                crash=result.crash_id,
+            )
             return
         outcome = outcome_of(result, self.config)
         group = record_outcome(self.store, result.crash_id, outcome)
         self.finished.append(result.crash_id)
         signature = outcome.signature.text if outcome.signature else None
         if outcome.status == DONE:
-            self.log(f"crash {result.crash_id} done: group {group}: {signature}")
+            self.log(
+                f"crash {result.crash_id} done: group {group}: {signature}",
+                "done",
+                crash=result.crash_id,
+                group=group,
+                signature=signature,
+            )
         else:
             where = f" (group {group}: {signature})" if group is not None else ""
-            self.log(f"crash {result.crash_id} failed: {outcome.error}{where}")
+            self.log(
+                f"crash {result.crash_id} failed: {outcome.error}{where}",
+                "failed",
+                crash=result.crash_id,
+                error=outcome.error,
+            )
 
     def drain(
         self,
@@ -150,7 +166,7 @@ class Pipeline:
         if render is None:
             return
         try:
-            render(self.store.engine, self.reports, ids)
+            render(self.store.engine, self.reports, ids, source_roots=self.config.app_roots)
         except Exception as exc:  # a report problem must never stop ingestion
             self.log(f"warning: report not updated: {type(exc).__name__}: {exc}")
 
@@ -162,7 +178,8 @@ def outcome_of(result: Result, config: SignatureConfig) -> Outcome:
     """
     if result.analysis is None:
         return Outcome(FAILED, result.error or "analysis gave no result")
-    analysis = from_json(result.analysis)
+    # Secrets go before anything is stored (the worker's document only crossed a pipe).
+    analysis = scrub(from_json(result.analysis), config.scrub)
     signature = compute(analysis, config)
     error = result.error or ungroupable(analysis, signature)
     if error is not None:
@@ -170,7 +187,7 @@ def outcome_of(result: Result, config: SignatureConfig) -> Outcome:
     return Outcome(DONE, None, analysis, signature)
 
 
-def report_renderer() -> Callable[[Any, str, list[int]], Any] | None:
+def report_renderer() -> Callable[..., Any] | None:
     """``triage.report.render_changed`` when the report package is installed."""
     try:
         from ..report import render_changed

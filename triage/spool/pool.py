@@ -27,6 +27,12 @@ READ_CHUNK = 1 << 16
 class Job:
     crash_id: int
     path: str
+    context: dict[str, Any] | None = None  # the crash's context: what CHECKED_KEYS hold
+
+
+# What the worker checks before it opens a core: the identity recorded at intake (a file
+# swapped for another, or for a link, since is refused) and a name's raw bytes.
+CHECKED_KEYS = ("_identity", "_path_bytes")
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,8 @@ class WorkerPool:
         request = {
             "id": job.crash_id,
             "path": os.path.abspath(job.path),
+            # Only what the worker checks: a sidecar's context may be large.
+            "context": {k: v for k, v in (job.context or {}).items() if k in CHECKED_KEYS},
             "lib_search_root": self.lib_search_root,
             "memory_limit": self.memory_limit,
         }

@@ -20,11 +20,11 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from ..errors import SpoolError, StoreError
-from ..render.style import escape
 from .coredump import complete_when_created
-from .intake import ingest_file
+from .events import Log, stderr_log
+from .intake import Intake, ingest_file
 from .names import hidden, is_candidate, is_record
-from .pipeline import Log, Pipeline, stderr_log
+from .pipeline import Pipeline
 from .settle import Settler
 
 TICK_SECONDS = 0.2
@@ -195,12 +195,7 @@ class Watcher:
             # StoreError: the path stays settled and is tried again
             intake = ingest_file(self.pipeline.store, path, root, self.host)
             del self.settled[path]
-            if intake.outcome == "queued":
-                self.log(f"queued {escape(path)} as crash {intake.crash_id}")
-            elif intake.outcome == "failed":
-                self.log(
-                    f"crash {intake.crash_id} failed: {escape(path)}: {escape(intake.error or '')}"
-                )
+            report_intake(self.log, intake)
         self.pipeline.dispatch()
         self.pipeline.collect(TICK_SECONDS)
 
@@ -234,3 +229,26 @@ class Watcher:
             self.log(f"warning: {exc.message}")
         self.pipeline.pool.close()
         self.log("stopped")
+
+
+def report_intake(log: Log, intake: Intake) -> None:
+    """Say what became of a file: queued, failed at once, or the same content as a crash
+    already recorded (a duplicate is reported, never dropped without a word)."""
+    path = intake.path
+    if intake.outcome == "queued":
+        log(f"queued {path} as crash {intake.crash_id}", "queued", crash=intake.crash_id, path=path)
+    elif intake.outcome == "failed":
+        log(
+            f"crash {intake.crash_id} failed: {path}: {intake.error or ''}",
+            "failed",
+            crash=intake.crash_id,
+            path=path,
+            error=intake.error,
+        )
+    elif intake.outcome == "duplicate":
+        log(
+            f"{path}: the same core as crash {intake.crash_id}; not analyzed again",
+            "duplicate",
+            crash=intake.crash_id,
+            path=path,
+        )

@@ -59,6 +59,7 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
     from ..analysis import analyze_core
     from ..document import to_json
     from ..errors import TriageError
+    from .identity import open_recorded
     from .names import SNAPSHOT_SUFFIX
     from .snapshot import read_snapshot
     from .verdict import nothing_usable
@@ -66,26 +67,38 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
     reply: dict[str, Any] = {"id": request["id"], "analysis": None, "error": None}
     limit = request.get("memory_limit")
     try:
-        with _address_space_limit(request["path"], limit):
+        # The file the intake checked, not whatever has its name now: no link, same identity.
+        fd = open_recorded(request["path"], request.get("context"))
+    except TriageError as exc:
+        reply["error"] = exc.message
+        return reply
+    opened = f"/proc/self/fd/{fd}"
+    try:
+        with _address_space_limit(opened, limit):
             _inject(faults, request["path"])
             if request["path"].endswith(SNAPSHOT_SUFFIX):
-                analysis = read_snapshot(request["path"])
+                analysis = read_snapshot(opened)
             else:
                 # Native frames of every thread: crashes inside C code and cores of processes
                 # without Python get signatures too. Locals are kept; reports can leave them out.
                 analysis = analyze_core(
-                    request["path"],
+                    opened,
                     lib_search_root=request.get("lib_search_root"),
                     locals=True,
                     native_mode="all",
                 )
+            # The document names the core, not the descriptor it was read through.
+            source = dataclasses.replace(analysis.source, path=request["path"])
+            analysis = dataclasses.replace(analysis, source=source)
             document = to_json(dataclasses.replace(analysis, error=nothing_usable(analysis)))
     except MemoryError:
         reply["error"] = f"out of memory (limit {_megabytes(limit)} MB beyond the core's size)"
         return reply
     except TriageError as exc:
-        reply["error"] = exc.message
+        reply["error"] = exc.message.replace(opened, request["path"])
         return reply
+    finally:
+        os.close(fd)
     reply["analysis"] = document
     reply["error"] = document.get("error")
     return reply

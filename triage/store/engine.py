@@ -81,11 +81,31 @@ def make_engine(url: str) -> Engine:
         options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     try:
         engine = create_engine(parsed, **options)
-    except (SQLAlchemyError, ImportError) as exc:  # e.g. the PostgreSQL driver is missing
+    except ImportError as exc:  # the database's driver is not installed
+        raise StoreError(
+            f"database {display_name(parsed)}: {missing_driver(parsed, exc)}"
+        ) from None
+    except SQLAlchemyError as exc:
         raise StoreError(f"database {display_name(parsed)}: {exc}") from None
     if sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+# The package extra that brings each backend's driver.
+DRIVER_EXTRAS = {"postgresql": "postgresql"}
+
+
+def missing_driver(url: URL, exc: ImportError) -> str:
+    """Which driver is missing and how to get it, rather than a bare "No module named ..."."""
+    backend = url.get_backend_name()
+    extra = DRIVER_EXTRAS.get(backend)
+    if extra is None:
+        return f"the {backend} driver is not installed ({exc})"
+    return (
+        f"the {backend} driver is not installed ({exc}): "
+        f"pip install 'coretriage[{extra}]' (the {extra} extra)"
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

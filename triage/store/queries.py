@@ -21,6 +21,7 @@ from ..versions import version_key
 from .models import DONE, FACET_KINDS, Crash, Group, GroupFacet
 
 SORTS = ("count", "last", "first")
+MAX_ID = 2**63 - 1  # a database integer: a larger "id" names no group
 # The JSON list each facet kind is shown as (`groups --json`, `show --json`).
 _LISTS = {
     "python_version": "python_versions",
@@ -233,7 +234,7 @@ def group_json(
 def find_group(session: Session, key: str) -> Group:
     """GROUP as given on the command line: a numeric id or a prefix of the signature hash."""
     key = key.strip().lower()
-    if key.isdigit():
+    if key.isascii() and key.isdigit() and int(key) <= MAX_ID:
         group = session.get(Group, int(key))
         if group is not None:
             return group

@@ -100,13 +100,13 @@ def _migration_lock(engine: Engine) -> Iterator[Connection]:
             return
         raw = connection.connection.driver_connection
         assert raw is not None
-        raw.isolation_level = None  # type: ignore[attr-defined]
+        raw.isolation_level = None
         try:
             connection.exec_driver_sql("BEGIN EXCLUSIVE")
             yield connection
             connection.exec_driver_sql("COMMIT")
         except BaseException:
-            if raw.in_transaction:  # type: ignore[attr-defined]
+            if raw.in_transaction:
                 raw.rollback()
             raise
         finally:

@@ -1,0 +1,96 @@
+"""Threads that run C code with the GIL released (or fight for it), then wait to be inspected.
+
+Usage: gil_scenarios.py SCENARIO READY_FD [EXTENSION_DIR]. Writes "ready" on READY_FD once the
+worker threads are in the state the scenario names, then sleeps in the main thread.
+Works on 2.7 and 3.x.
+"""
+
+import ctypes
+import hashlib
+import os
+import select
+import socket
+import sys
+import threading
+import time
+
+SCENARIO = sys.argv[1]
+READY_FD = int(sys.argv[2])
+started = threading.Event()
+
+
+def ctypes_sleep():
+    libc = ctypes.CDLL(None)
+    started.set()
+    libc.sleep(1000)
+
+
+def hashing():
+    if sys.version_info[0] == 2:  # noqa: UP036 - this program runs on 2.7 too
+        # 2.7 switches threads every 100 bytecodes, i.e. every ~30 hashes when the hash holds
+        # the GIL (no OpenSSL): the main thread would wait minutes to say "ready".
+        sys.setcheckinterval(1)
+    data = b"x" * (200 * 1024 * 1024)
+    started.set()
+    while True:
+        hashlib.sha256(data).digest()
+
+
+def selecting():
+    left, right = socket.socketpair()
+    started.set()
+    select.select([left], [], [], 1000)
+
+
+def lock_wait():
+    lock = threading.Lock()
+    lock.acquire()
+    started.set()
+    lock.acquire()
+
+
+def extension_spin():
+    sys.path.insert(0, sys.argv[3])
+    import nogil_spin
+
+    started.set()
+    nogil_spin.spin()
+
+
+def numpy_dot():
+    import numpy
+
+    a = numpy.ones((1500, 1500))
+    started.set()
+    while True:
+        numpy.dot(a, a)
+
+
+def cpu_bound():
+    started.set()
+    x = 0
+    while True:
+        x += 1
+
+
+WORKERS = {
+    "ctypes": [ctypes_sleep],
+    "hashlib": [hashing],
+    "select": [selecting],
+    "lock": [lock_wait],
+    "extension": [extension_spin],
+    "numpy": [numpy_dot],
+    "cpu": [cpu_bound, cpu_bound],
+}
+
+for target in WORKERS[SCENARIO]:
+    worker = threading.Thread(target=target)
+    worker.daemon = True
+    worker.start()
+    started.wait()
+    started.clear()
+time.sleep(0.5)  # the workers are now inside their calls
+os.write(READY_FD, b"ready\n")
+os.close(READY_FD)
+while True:
+    time.sleep(1000)
