@@ -17,6 +17,7 @@ import importlib.util
 import os
 import sys
 import tempfile
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def time_queries(url: str) -> dict[str, float]:
     from triage.store import open_store
     from triage.store.queries import (
         Filters,
-        breakdown,
+        breakdowns,
         find_group,
         latest,
         list_crashes,
@@ -78,17 +79,19 @@ def time_queries(url: str) -> dict[str, float]:
         representative,
     )
 
+    started = time.perf_counter()
     store = open_store(url)  # migrates to the newest schema (indexes included) if needed
+    print(f"open (and migrate if needed): {time.perf_counter() - started:.1f} s", file=sys.stderr)
     since = datetime.now(timezone.utc) - timedelta(days=7)
 
     def groups(filters: Filters) -> None:
         with store.session() as session:
             list_groups(session, filters, "count", 50)
 
-    def show() -> None:
+    def show() -> None:  # what `triage show` reads
         with store.session() as session:
             group = find_group(session, "1")
-            breakdown(session, group.id)
+            breakdowns(session, {group.id: group.count})
             latest(session, group.id, 10)
             representative(session, group.id)
 

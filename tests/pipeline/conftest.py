@@ -126,11 +126,17 @@ def _postgres_rows(url: str, sql: str) -> list[dict[str, Any]]:
     engine = create_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as connection:
-            return [dict(row._mapping) for row in connection.execute(text(sql))]
+            found = [dict(row._mapping) for row in connection.execute(text(sql))]
     except ProgrammingError:  # not created yet
         return []
     finally:
         engine.dispose()
+    # JSON columns as SQLite gives them (text): the same assertions hold on both backends.
+    return [
+        {key: json.dumps(value) if isinstance(value, (dict, list)) else value
+         for key, value in row.items()}
+        for row in found
+    ]  # fmt: skip
 
 
 def ci() -> bool:

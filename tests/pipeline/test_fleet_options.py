@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from triage.report.lock import render_lock
+from triage.store import open_store
 
 from .conftest import PYTHON, rows, run_triage
 
@@ -38,6 +39,7 @@ def test_host_is_the_option_else_the_machine_and_a_sidecar_wins(
 
 
 def test_the_database_url_from_a_file_only_its_owner_may_read(db_url: str, tmp_path: Path) -> None:
+    open_store(db_url).close()  # query commands do not create a database
     secret = tmp_path / "db-url"
     secret.write_text(db_url + "\n")
     secret.chmod(0o644)
@@ -46,9 +48,6 @@ def test_the_database_url_from_a_file_only_its_owner_may_read(db_url: str, tmp_p
     last = refused.stderr.strip().splitlines()[-1]  # after argparse's usage line
     assert "chmod 600" in last and "Traceback" not in refused.stderr, refused.stderr
     secret.chmod(0o600)
-    from triage.store import open_store
-
-    open_store(db_url).close()  # read commands need a database that ingest or watch made
     listed = run_triage("groups", "--json", "--db-file", str(secret), cwd=tmp_path)
     assert listed.returncode == 0 and json.loads(listed.stdout) == [], listed.stderr
     env = dict(os.environ, TRIAGE_DB_FILE=str(secret))

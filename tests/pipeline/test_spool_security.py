@@ -51,7 +51,12 @@ def row(store: Store, crash_id: int | None) -> Crash:
     return found
 
 
-def database_text(db: Path) -> str:
+def database_text(db: Path | str) -> str:
+    if isinstance(db, str):  # PostgreSQL: every row of every table
+        tables = rows(db, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        return "\n".join(
+            repr(row) for t in tables for row in rows(db, f"SELECT * FROM {t['tablename']}")
+        )
     connection = sqlite3.connect(db)
     try:
         return "\n".join(connection.iterdump())
