@@ -1,4 +1,4 @@
-"""``triage report [--db URL] --out DIR [--no-locals]``: render the static HTML site."""
+"""``triage report [--db URL] [--out DIR] [--no-locals]``: render the static HTML site."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 from typing import Any
+
+from . import options
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -17,12 +19,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         description="Render an index of crash groups, a page per group and a page per crash.",
     )
     parser.set_defaults(run=run)
-    parser.add_argument(
-        "--db",
-        metavar="URL",
-        default=None,
-        help="database URL (default: $TRIAGE_DB or ./triage.db)",
-    )
+    options.add_db(parser)
     parser.add_argument(
         "--out",
         metavar="DIR",

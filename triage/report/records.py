@@ -118,8 +118,8 @@ def flatten_context(context: object) -> tuple[tuple[str, str], ...]:
     pairs = []
     rules = ScrubRules()
     for name, value in context.items():
-        if value is None:
-            continue
+        if value is None or str(name).startswith("_"):
+            continue  # "_identity", "_machine"...: the pipeline's own bookkeeping
         shown = REDACTED if rules.sensitive(str(name)) else scrub_text(_display(value), rules)
         pairs.append((str(name), shown))
     return tuple(pairs)

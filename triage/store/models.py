@@ -144,6 +144,8 @@ class Crash(Base):
         Index("ix_crashes_executable_group", "executable", "group_id", "crashed_at"),
         Index("ix_crashes_python_group", "python_version", "group_id", "crashed_at"),
         Index("ix_crashes_signature_hash", "signature_hash"),
+        # A group's example crash: its most informative, then newest, analyzed crash.
+        Index("ix_crashes_group_example", "group_id", "status", "quality", "crashed_at", "id"),
     )
 
 

@@ -24,6 +24,11 @@ def upgrade() -> None:
         batch.add_column(sa.Column("core_deleted_at", UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("quality", sa.Integer(), nullable=True))
     op.create_index("ix_crashes_signature_hash", "crashes", ["signature_hash"])
+    op.create_index(
+        "ix_crashes_group_example",
+        "crashes",
+        ["group_id", "status", "quality", "crashed_at", "id"],
+    )
     with op.batch_alter_table("groups") as batch:
         batch.add_column(sa.Column("kind", sa.String(8), nullable=True))
         batch.add_column(sa.Column("first_release", sa.String(255), nullable=True))
@@ -69,6 +74,7 @@ def downgrade() -> None:
         for column in ("resolved_at", "resolved_in", "status", "last_release", "first_release"):
             batch.drop_column(column)
         batch.drop_column("kind")
+    op.drop_index("ix_crashes_group_example", "crashes")
     op.drop_index("ix_crashes_signature_hash", "crashes")
     with op.batch_alter_table("crashes") as batch:
         for column in ("quality", "core_deleted_at", "signature_hash", "kind"):
