@@ -255,13 +255,30 @@ def test_ingest_shows_a_progress_bar_on_a_terminal(
     paths = [
         str(shutil.copyfile(core, tmp_path / f"c{n}")) for n, core in enumerate(cores["abort"][:3])
     ]
+    args = ["ingest", *paths, "--db", f"sqlite:///{tmp_path / 'p.db'}"]
+    output = through_a_pty(args, tmp_path, "stderr")
+    assert b"analyzing [" in output and b"3/3" in output
+
+
+def through_a_pty(args: list[str], cwd: Path, stream: str, columns: int | None = None) -> bytes:
+    """What `triage ARGS` writes to STREAM ("stdout" or "stderr") when it is a terminal
+    (COLUMNS wide when given); the other stream goes nowhere."""
+    import fcntl
+    import struct
+    import termios
+
     main, secondary = pty.openpty()
+    env = dict(os.environ)
+    if columns is not None:
+        fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+        env["COLUMNS"] = str(columns)
+    streams = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, stream: secondary}
     process = subprocess.Popen(
-        [PYTHON, "-m", "triage", "ingest", *paths, "--db", f"sqlite:///{tmp_path / 'p.db'}"],
-        cwd=tmp_path,
+        [PYTHON, "-m", "triage", *args],
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=secondary,
+        env=env,
+        **streams,  # type: ignore[arg-type]
     )
     os.close(secondary)
     output = b""
@@ -275,7 +292,7 @@ def test_ingest_shows_a_progress_bar_on_a_terminal(
         output += chunk
     assert process.wait(timeout=60) == 0
     os.close(main)
-    assert b"analyzing [" in output and b"3/3" in output
+    return output
 
 
 @pytest.mark.parametrize(
@@ -338,33 +355,8 @@ def test_demo_gcore_fallback_finds_the_same_frames(tmp_path: Path) -> None:
 
 def on_a_terminal(ingested: Ingested, columns: int, *args: str) -> list[str]:
     """The output of a query command on a pty COLUMNS wide, as a user sees it."""
-    import fcntl
-    import struct
-    import termios
-
-    main, secondary = pty.openpty()
-    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    env = dict(os.environ, COLUMNS=str(columns))
-    process = subprocess.Popen(
-        [PYTHON, "-m", "triage", *args, "--db", ingested.url, "--no-color"],
-        cwd=ingested.workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=secondary,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    os.close(secondary)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    assert process.wait(timeout=60) == 0
-    os.close(main)
+    command = [*args, "--db", ingested.url, "--no-color"]
+    output = through_a_pty(command, ingested.workdir, "stdout", columns)
     return output.decode().replace("\r\n", "\n").splitlines()
 
 

@@ -37,9 +37,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         help="at most N crashes, newest first (default 100)",
     )
     parser.add_argument("--json", action="store_true", help="print a JSON array")
-    parser.add_argument(
-        "--wide", action="store_true", help="never shorten the table to the terminal's width"
-    )
+    options.add_wide(parser)
 
 
 def run(args: argparse.Namespace) -> int:

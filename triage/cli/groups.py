@@ -45,9 +45,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="N",
         help="at most N groups (default 50)",
     )
-    parser.add_argument(
-        "--wide", action="store_true", help="never shorten the table to the terminal's width"
-    )
+    options.add_wide(parser)
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--json", action="store_true", help="print a JSON array")
     output.add_argument("--csv", action="store_true", help="print CSV")

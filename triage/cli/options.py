@@ -148,6 +148,12 @@ def add_analysis_limits(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_wide(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wide", action="store_true", help="never shorten the table to the terminal's width"
+    )
+
+
 def add_filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--since", type=since, metavar="AGE", help="an age (30m, 12h, 7d, 2w, 1y) or an ISO date"

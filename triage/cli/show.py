@@ -40,9 +40,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="the group object plus `crashes` and `stack`"
     )
-    parser.add_argument(
-        "--wide", action="store_true", help="never shorten the table to the terminal's width"
-    )
+    options.add_wide(parser)
     parser.add_argument(
         "--explain",
         action="store_true",
