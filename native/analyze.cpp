@@ -2,6 +2,7 @@
 // memory source → mapped modules → Python version → interpreter walk.
 #include <elf.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -175,6 +176,16 @@ UnwindThread lazyUnwind(std::unique_ptr<NativeUnwinder>* unwinder, Unwound* unwo
 
 bool wantsNative(const AnalysisOptions& options) {
     return options.native || options.native_all;
+}
+
+// How deep a thread is unwound to confirm what its machine stack suggests (a GIL function is
+// the innermost interpreter frame; the collector runs). Native modes unwind every frame anyway
+// and reuse the unwinds; otherwise the innermost frames suffice, and a 12,000-frame recursion
+// must not cost minutes of unwinding for a flag.
+constexpr size_t kConfirmFrames = 512;
+
+size_t confirmDepth(const AnalysisOptions& options) {
+    return wantsNative(options) ? options.max_frames : std::min(options.max_frames, kConfirmFrames);
 }
 
 // PyStack's words, which its users know: thread states may already be gone or half torn down.
@@ -414,7 +425,7 @@ Analysis analyzeCoreUnguarded(const std::string& path, const AnalysisOptions& op
     if (auto plan = planPython(*core, modules, executable, &out)) {
         eval_function = plan->layout.eval_function;
         walkPython(*core, *plan, options, stack_pointers,
-                   lazyUnwind(&unwinder, &unwound, options.max_frames, make_unwinder), &out);
+                   lazyUnwind(&unwinder, &unwound, confirmDepth(options), make_unwinder), &out);
     }
     if (wantsNative(options)) {
         try {
@@ -487,7 +498,7 @@ Analysis analyzeProcessUnguarded(int pid, const AnalysisOptions& options) {
     UnwindThread unwind_thread;
     Unwound unwound;
     if (stopper) {
-        unwind_thread = lazyUnwind(&unwinder, &unwound, options.max_frames, [&] {
+        unwind_thread = lazyUnwind(&unwinder, &unwound, confirmDepth(options), [&] {
             auto made = NativeUnwinder::reportProcess(reader, modules);
             made->attach(pid);
             return made;
