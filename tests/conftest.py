@@ -10,3 +10,5 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from coretest.pgfixtures import pg_cluster, pg_url  # noqa: E402, F401 - fixtures for every suite

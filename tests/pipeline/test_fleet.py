@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from coretest.pgserver import Cluster
 
 from triage.store.schema import HEAD
 
 from .conftest import PYTHON, rows, wait_until
-from .pgserver import Cluster
 from .test_watch import distinct_copy
 
 HOSTS = ("host-a", "host-b", "host-c")

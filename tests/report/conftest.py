@@ -27,9 +27,14 @@ def real_analysis(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return document
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(tmp_path / "triage.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A real database on each backend: the report reads SQLite and PostgreSQL alike."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'triage.db'}"
+    else:
+        url = str(request.getfixturevalue("pg_url"))
+    db = Database(url)
     try:
         yield db
     finally:

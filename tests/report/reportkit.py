@@ -102,12 +102,12 @@ def with_native_frames(document: dict[str, Any]) -> dict[str, Any]:
 
 
 class Database:
-    """A real SQLite database made through ``triage.store``."""
+    """A real database (SQLite or PostgreSQL) made through ``triage.store``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, url: str) -> None:
         from triage.store import open_store
 
-        self.url = f"sqlite:///{path}"
+        self.url = url
         self.store = open_store(self.url)
         self._next_hash = 0
 

@@ -49,6 +49,17 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    """SQLite only here: what is checked is the rendering, which the other report tests run on
+    both backends."""
+    db = Database(f"sqlite:///{tmp_path / 'triage.db'}")
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@pytest.fixture
 def site(database: Database, real_analysis: dict[str, Any], tmp_path: Path) -> Path:
     native = with_native_frames(real_analysis)
     alpha = database.group(
