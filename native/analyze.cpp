@@ -107,6 +107,7 @@ std::unique_ptr<cpython::StackScanner> makeScanner(const Memory& memory, const M
         f.take_gil = cpython::calledFirst(*elf, {layout.take_gil_caller}, python.loadBias());
     if (f.collector.empty())
         f.collector = cpython::calledFirst(*elf, cpython::kCollectorCallers, python.loadBias());
+    for (const auto& range : ranges(cpython::kCollectorEntryPoints)) f.collector.push_back(range);
     f.lock_acquire = ranges(cpython::kLockAcquireFunctions);
     f.gil_acquirers = ranges(cpython::kGilAcquirerFunctions);
     f.wait_code = cpython::waitCode(modules);

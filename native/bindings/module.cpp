@@ -248,7 +248,10 @@ PYBIND11_MODULE(_native, m) {
     // The interpreter functions the analyzer recognizes on a stack: one list, used by Python too.
     m.attr("TAKE_GIL_FUNCTIONS") = names(cpython::kTakeGilFunctions);
     m.attr("DROP_GIL_FUNCTIONS") = names(cpython::kDropGilFunctions);
-    m.attr("COLLECTOR_FUNCTIONS") = names(cpython::kCollectorFunctions);
+    std::vector<std::string> collector = cpython::kCollectorFunctions;
+    collector.insert(collector.end(), cpython::kCollectorEntryPoints.begin(),
+                     cpython::kCollectorEntryPoints.end());
+    m.attr("COLLECTOR_FUNCTIONS") = names(collector);
     m.def("analyze_core", &analyzeCorePy, py::arg("core"), py::arg("executable") = py::none(),
           py::arg("lib_search_path") = py::none(), py::arg("lib_search_root") = py::none(),
           py::arg("max_frames") = 100000, py::arg("locals") = false, py::arg("native") = false,

@@ -26,13 +26,16 @@ bool inAny(const StackScanner::Ranges& ranges, uint64_t addr) {
 
 const std::vector<std::string> kTakeGilFunctions = {"take_gil"};
 const std::vector<std::string> kDropGilFunctions = {"drop_gil"};
-// Every function that runs a collection, from the entry points (PyGC_Collect, gc.collect's
-// gc_collect_impl) to the collector proper, as named in 2.7 to 3.13.
+// The collector proper, as named in 2.7 to 3.13 (static functions: no symbol on a stripped
+// build, where it is found through its exported caller instead).
 const std::vector<std::string> kCollectorFunctions = {
-    "collect",           "collect_with_callback",    "collect_generations",
-    "gc_collect_main",   "gc_collect_with_callback", "gc_collect_generations",
-    "gc_collect_region", "gc_collect_impl",          "_PyGC_Collect",
-    "PyGC_Collect"};
+    "collect",          "collect_with_callback",    "collect_generations",
+    "gc_collect_main",  "gc_collect_with_callback", "gc_collect_generations",
+    "gc_collect_region"};
+// Entry points that run a collection (gc.collect's gc_collect_impl, the C API): a thread inside
+// one of them collects too.
+const std::vector<std::string> kCollectorEntryPoints = {"gc_collect_impl", "_PyGC_Collect",
+                                                        "PyGC_Collect"};
 const std::vector<std::string> kLockAcquireFunctions = {"PyThread_acquire_lock"};
 // 2.7's callers of PyThread_acquire_lock(interpreter_lock, 1): re-taking the GIL after a
 // blocking call, and the eval loop's periodic switch.

@@ -68,6 +68,7 @@ class StackScanner {
 extern const std::vector<std::string> kTakeGilFunctions;
 extern const std::vector<std::string> kDropGilFunctions;
 extern const std::vector<std::string> kCollectorFunctions;
+extern const std::vector<std::string> kCollectorEntryPoints;
 extern const std::vector<std::string> kLockAcquireFunctions;
 extern const std::vector<std::string> kGilAcquirerFunctions;
 // Exported functions that call the collector first thing: on a build without local symbols the
