@@ -79,8 +79,8 @@ def test_the_same_core_twice_is_one_crash(
     again = ingest_file(store, str(spool / "a"), str(spool))
     copy = ingest_file(store, str(shutil.copyfile(cores["abort"][0], spool / "b")), str(spool))
     assert first.outcome == "queued"
-    assert (again.outcome, again.crash_id) == ("known", first.crash_id)
-    assert (copy.outcome, copy.crash_id) == ("known", first.crash_id)
+    assert (again.outcome, again.crash_id) == ("known", first.crash_id)  # the same file
+    assert (copy.outcome, copy.crash_id) == ("duplicate", first.crash_id)  # the same content
 
 
 @pytest.mark.parametrize(

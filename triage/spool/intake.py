@@ -46,7 +46,7 @@ class Intake:
     """What became of a file: queued, failed (with why), already known, or not a candidate."""
 
     path: str
-    outcome: str  # "queued", "failed", "known", "ignored"
+    outcome: str  # "queued", "failed", "known" (this file), "duplicate" (its content), "ignored"
     crash_id: int | None = None
     error: str | None = None
 
