@@ -194,24 +194,13 @@ AnalysisOptions commonOptions(size_t max_frames, bool locals, bool native, bool 
 }
 
 // Runs the analysis without the GIL (it never touches Python), then builds the model once.
-// Anything the analyzer did not classify itself still reaches Python as its own error, never
-// as a bare C++ exception turned into an unrelated Python one.
+// analyzeCore/analyzeProcess already turn any other C++ exception into the analyzer's own.
 template <typename Analyze>
 py::object released(Analyze analyze, bool with_locals) {
     Analysis result;
     {
         py::gil_scoped_release release;
-        try {
-            result = analyze();
-        } catch (const CoreFileError&) {
-            throw;
-        } catch (const ProcessError&) {
-            throw;
-        } catch (const AnalysisError&) {
-            throw;
-        } catch (const std::exception& e) {
-            throw AnalysisError(std::string("internal error: ") + e.what());
-        }
+        result = analyze();
     }
     return toModel(result, with_locals);
 }
