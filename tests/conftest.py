@@ -6,9 +6,24 @@ helpers by name, so the tests folder goes first here.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from coretest.pgfixtures import pg_cluster, pg_url  # noqa: E402, F401 - fixtures for every suite
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outside_the_source_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every suite tests the installed package. A child started with ``python -m triage`` puts
+    its working directory first on sys.path: from the repository's root it would import the
+    source tree, which has no built extension unless the install is editable."""
+    previous = os.getcwd()
+    os.chdir(tmp_path_factory.mktemp("cwd"))
+    yield
+    os.chdir(previous)
