@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,11 +20,15 @@ from coretest.pgfixtures import pg_cluster, pg_url  # noqa: E402, F401 - fixture
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _outside_the_source_tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _outside_the_source_tree() -> Iterator[None]:
     """Every suite tests the installed package. A child started with ``python -m triage`` puts
     its working directory first on sys.path: from the repository's root it would import the
-    source tree, which has no built extension unless the install is editable."""
+    source tree, which has no built extension unless the install is editable. Not a directory
+    under pytest's base: another pytest session on the machine may rotate those away."""
     previous = os.getcwd()
-    os.chdir(tmp_path_factory.mktemp("cwd"))
-    yield
-    os.chdir(previous)
+    with tempfile.TemporaryDirectory(prefix="coretriage-cwd-") as cwd:
+        os.chdir(cwd)
+        try:
+            yield
+        finally:
+            os.chdir(previous)
