@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "cpython/layout.h"
@@ -13,9 +15,23 @@
 namespace triage::cpython {
 
 // tp_flags bits that say which builtin a type derives from (same values in 2.7 and 3.x).
+constexpr uint64_t kIntSubclass2 = 1ull << 23;  // 2.7 int
+constexpr uint64_t kLongSubclass = 1ull << 24;
+constexpr uint64_t kListSubclass = 1ull << 25;
 constexpr uint64_t kTupleSubclass = 1ull << 26;
 constexpr uint64_t kBytesSubclass = 1ull << 27;  // 2.7: str
 constexpr uint64_t kUnicodeSubclass = 1ull << 28;
+constexpr uint64_t kDictSubclass = 1ull << 29;
+
+// How a walk over a table ended.
+enum class TableWalk {
+    Done,       // every slot was looked at
+    Truncated,  // stopped early: the slot limit, or the visitor asked to
+    Failed,     // the table is unreadable or implausible
+};
+
+// Called with each live (key, value) pair; returns false to stop the walk.
+using ItemVisitor = std::function<bool(uint64_t key, uint64_t value)>;
 
 class ObjectReader {
   public:
@@ -32,6 +48,19 @@ class ObjectReader {
     std::optional<std::string> readText(uint64_t obj, size_t max_chars) const;
     // Raw contents of a bytes object (2.x str), at most `max_len` bytes.
     std::optional<std::string> readBytes(uint64_t obj, size_t max_len) const;
+    // Whether `obj` is a text string equal to `want` (ASCII). One read for the usual compact
+    // ASCII str (2.7: any str): cheap enough to compare every key of a big dict.
+    bool textEquals(uint64_t obj, std::string_view want) const;
+    // The value of a non-negative int (2.7 int or long, 3.x int) that fits in 64 bits.
+    std::optional<uint64_t> readUnsigned(uint64_t obj) const;
+
+    // The (key, value) pairs of a dict, in table order, looking at `max_slots` slots (2.7) or
+    // entries (3.6+) at most. Pairs with a NULL key or value (deleted, unset) are skipped.
+    TableWalk dictItems(uint64_t dict, uint64_t max_slots, const ItemVisitor& visit) const;
+    // The same over a 3.6+ PyDictKeysObject, its values beside the entries (values 0) or in a
+    // split values array (3.11+ managed dicts keep theirs outside any dict object).
+    TableWalk keysItems(uint64_t keys, uint64_t values, uint64_t max_entries,
+                        const ItemVisitor& visit) const;
 
   private:
     std::optional<std::string> readUnicode(uint64_t obj, size_t max_chars) const;
