@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import struct
 from pathlib import Path
 
 import pytest
-from coretest import interpreters
+from coretest import elf, interpreters
 from coretest.cores import CoreCase, CoreFactory, GcoreMissing, stage_scripts
 from coretest.processes import READY_FD, spawn, wait_all_sleeping, wait_ready
 from coretest.scenarios import CoreKey, Scenario
@@ -77,3 +79,51 @@ def test_names_live(interpreter: interpreters.Interpreter, tools: Tools, tmp_pat
         assert spawned.process.poll() is None, "the target must keep running"
     document = json.loads(result.stdout)
     assert python_names(document) == expected_names(load_truth(truth_path))
+
+
+# --- corrupted memory: the names' objects patched in a copy of a gcore ---
+
+
+def patched(core: Path, target: Path, patches: dict[int, int]) -> Path:
+    """A copy of CORE with the 8-byte words at the given addresses replaced."""
+    segments = [s for s in elf.read_elf(core).segments if s.type == elf.PT_LOAD]
+    shutil.copyfile(core, target)
+    with open(target, "r+b") as out:
+        for address, value in patches.items():
+            segment = next(s for s in segments if s.vaddr <= address < s.vaddr + s.filesz)
+            out.seek(segment.offset + address - segment.vaddr)
+            out.write(struct.pack("<Q", value))
+    return target
+
+
+@pytest.mark.parametrize("interpreter", SELECTED, ids=IDS)
+def test_corrupted_names_give_no_name(
+    core_factory: CoreFactory, tools: Tools, interpreter: interpreters.Interpreter, tmp_path: Path
+) -> None:
+    case = core_case(core_factory, interpreter, "gcore")
+    expected = expected_names(case.truth)
+    where = json.loads((case.run_dir / "truth.json.addresses").read_text())
+    user = next(t.tid for t in case.truth.threads if t.name and t.name.startswith("w"))
+    dict_keys = 32  # PyDictObject: ma_keys (2.7: ma_mask), then ma_values (2.7: ma_table)
+
+    def analyze(name: str, patches: dict[int, int]) -> dict:
+        result = tools.triage("core", str(patched(case.core, tmp_path / name, patches)), "--json")
+        assert result.returncode == 0, result.describe()
+        document = json.loads(result.stdout)
+        assert python_names(document).keys() == expected.keys()  # the stacks are all there
+        return document
+
+    # A name that is not a str (now an int): that thread has none, the others keep theirs.
+    document = analyze("name-type", {where["user_name"] + 8: where["int_type"]})
+    assert python_names(document) == {**expected, user: None}
+    # _active's or sys.modules' table unreadable or absurd: no names, one warning.
+    for name, patches in (
+        ("active-keys", {where["active"] + dict_keys: 0xFFFF_FFFF_FFFF}),
+        ("modules-keys", {where["modules"] + dict_keys: 0xFFFF_FFFF_FFFF}),
+    ):
+        document = analyze(name, patches)
+        assert set(python_names(document).values()) == {None}, name
+        assert [w for w in document["warnings"] if "threading" in w], name
+    # _active's values (2.7: its table) pointing back at the dict: garbage, never a wrong name.
+    document = analyze("active-loop", {where["active"] + dict_keys + 8: where["active"]})
+    assert all(n is None or n == expected[t] for t, n in python_names(document).items())

@@ -67,12 +67,30 @@ def run(target):
     target()
 
 
+def write_addresses(user_thread):
+    """Where the objects the names come from are, for the tests that corrupt them in a core."""
+    import json
+    import sys
+
+    addresses = {
+        "modules": id(sys.modules),
+        "active": id(threading._active),
+        "user_name": id(user_thread.name),
+        "int_type": id(int),
+    }
+    with open(crashkit._truth_path + ".addresses", "w") as stream:
+        json.dump(addresses, stream)
+
+
 def main():
     crashkit.setup()
+    started = []
     for target, name in ((park, USER_NAME), (park_in_ctypes, "in-ctypes")):
         thread = threading.Thread(target=run, args=(target,), name=name)
         thread.daemon = True
         thread.start()
+        started.append(thread)
+    write_addresses(started[0])  # before the main thread arrives, so before "ready"
     rawthread.start_new_thread(raw_park, ())
     rawthread.start_new_thread(raw_dummy_park, ())
     thread = threading.Thread(target=crasher)  # the default name
