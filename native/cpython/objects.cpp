@@ -100,16 +100,28 @@ bool ObjectReader::textEquals(uint64_t obj, std::string_view want) const {
 }
 
 std::optional<uint64_t> ObjectReader::readUnsigned(uint64_t obj) const {
-    auto flags = typeFlags(typeOf(obj));
+    // The header and up to three 30-bit digits (2.7 int: ob_ival) in one read.
+    unsigned char buf[64];
+    int64_t digits_at = layout_.long_digits;
+    if (obj == 0 || digits_at + 12 > static_cast<int64_t>(sizeof buf) ||
+        layout_.scalar_value + 8 > static_cast<int64_t>(sizeof buf))
+        return std::nullopt;
+    size_t got = mem_.readSome(obj, buf, static_cast<size_t>(digits_at + 12));
+    if (got < static_cast<size_t>(std::max(layout_.ob_size, layout_.scalar_value) + 8))
+        return std::nullopt;
+    uint64_t type = 0;
+    std::memcpy(&type, buf + layout_.ob_type, 8);
+    auto flags = typeFlags(type);
     if (!flags) return std::nullopt;
     if (layout_.text_is_bytes && (*flags & kIntSubclass2)) {
         int64_t v = 0;
-        if (!mem_.readValue(obj + layout_.scalar_value, &v) || v < 0) return std::nullopt;
+        std::memcpy(&v, buf + layout_.scalar_value, 8);
+        if (v < 0) return std::nullopt;
         return static_cast<uint64_t>(v);
     }
     if ((*flags & kLongSubclass) == 0) return std::nullopt;
     int64_t size_field = 0;
-    if (!mem_.readValue(obj + layout_.ob_size, &size_field)) return std::nullopt;
+    std::memcpy(&size_field, buf + layout_.ob_size, 8);
     uint64_t ndigits = 0;
     if (layout_.long_tag) {
         // 3.12+ lv_tag: digit count << 3 | sign (0 positive, 1 zero, 2 negative).
@@ -120,10 +132,10 @@ std::optional<uint64_t> ObjectReader::readUnsigned(uint64_t obj) const {
         if (size_field < 0) return std::nullopt;
         ndigits = static_cast<uint64_t>(size_field);
     }
-    // 30-bit digits: 64 bits take at most three, the third holding 4 bits.
+    // 64 bits take at most three digits, the third holding 4 bits.
     uint32_t digits[3] = {0, 0, 0};
-    if (ndigits > 3 || !mem_.read(obj + layout_.long_digits, digits, ndigits * 4))
-        return std::nullopt;
+    if (ndigits > 3 || got < static_cast<size_t>(digits_at) + ndigits * 4) return std::nullopt;
+    std::memcpy(digits, buf + digits_at, ndigits * 4);
     for (auto& d : digits) d &= (1u << 30) - 1;
     if (ndigits == 3 && digits[2] >= 16) return std::nullopt;
     return uint64_t{digits[0]} | (uint64_t{digits[1]} << 30) | (uint64_t{digits[2]} << 60);
@@ -158,26 +170,52 @@ TableWalk ObjectReader::dictItems(uint64_t dict, uint64_t max_slots,
     return scan < mask + 1 ? TableWalk::Truncated : TableWalk::Done;
 }
 
-TableWalk ObjectReader::keysItems(uint64_t keys, uint64_t values, uint64_t max_entries,
-                                  const ItemVisitor& visit) const {
-    uint64_t nentries = 0, entries_at = 0, entry_size = 24, key_off = 8;
-    if (keys == 0) return TableWalk::Failed;
+// Where the entries of a 3.6+ PyDictKeysObject are, how many there are and how they look.
+bool ObjectReader::keysTable(uint64_t keys, KeysTable* out) const {
+    if (keys == 0) return false;
     if (layout_.dict_format == DictFormat::Keys311) {
         uint8_t hdr[3];
         if (!mem_.read(keys + kKeys311Log2Size, hdr, 3) ||
-            !mem_.readValue(keys + kKeys311Entries, &nentries))
-            return TableWalk::Failed;
-        entries_at = keys + kKeys311Indices + (uint64_t{1} << (hdr[1] & 63));
-        if (hdr[2] != 0) entry_size = 16, key_off = 0;  // unicode keys: no stored hash
+            !mem_.readValue(keys + kKeys311Entries, &out->nentries))
+            return false;
+        out->entries_at = keys + kKeys311Indices + (uint64_t{1} << (hdr[1] & 63));
+        if (hdr[2] != 0) out->entry_size = 16, out->key_off = 0;  // unicode keys: no hash
     } else {
         uint64_t size = 0;
         if (!mem_.readValue(keys + kKeys36Size, &size) ||
-            !mem_.readValue(keys + kKeys36Entries, &nentries) || size > kMaxTableSlots)
-            return TableWalk::Failed;
+            !mem_.readValue(keys + kKeys36Entries, &out->nentries) || size > kMaxTableSlots)
+            return false;
         uint64_t width = size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffff ? 4 : 8;
-        entries_at = keys + kKeys36Indices + size * width;
+        out->entries_at = keys + kKeys36Indices + size * width;
     }
-    if (nentries > kMaxTableSlots) return TableWalk::Failed;
+    return out->nentries <= kMaxTableSlots;
+}
+
+std::optional<uint64_t> ObjectReader::keyIndex(uint64_t keys, std::string_view name,
+                                               uint64_t max_entries) const {
+    KeysTable table;
+    if (!keysTable(keys, &table)) return std::nullopt;
+    uint64_t scan = std::min(table.nentries, max_entries);
+    unsigned char raw[kChunkSlots * 24];
+    for (uint64_t at = 0; at < scan; at += kChunkSlots) {
+        uint64_t count = std::min(kChunkSlots, scan - at);
+        if (!mem_.read(table.entries_at + at * table.entry_size, raw, count * table.entry_size))
+            return std::nullopt;
+        for (uint64_t i = 0; i < count; ++i) {
+            uint64_t key = 0;
+            std::memcpy(&key, raw + i * table.entry_size + table.key_off, 8);
+            if (key != 0 && textEquals(key, name)) return at + i;
+        }
+    }
+    return std::nullopt;
+}
+
+TableWalk ObjectReader::keysItems(uint64_t keys, uint64_t values, uint64_t max_entries,
+                                  const ItemVisitor& visit) const {
+    KeysTable table;
+    if (!keysTable(keys, &table)) return TableWalk::Failed;
+    uint64_t nentries = table.nentries, entries_at = table.entries_at;
+    uint64_t entry_size = table.entry_size, key_off = table.key_off;
     uint64_t values_at = values + layout_.dict_values_header;
     uint64_t scan = std::min(nentries, max_entries);
     uint64_t raw[kChunkSlots * 3];

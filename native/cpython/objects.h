@@ -61,8 +61,16 @@ class ObjectReader {
     // split values array (3.11+ managed dicts keep theirs outside any dict object).
     TableWalk keysItems(uint64_t keys, uint64_t values, uint64_t max_entries,
                         const ItemVisitor& visit) const;
+    // Where the str key `name` is among the first `max_entries` entries of a 3.6+
+    // PyDictKeysObject (its index in a split values array), nullopt when absent or unreadable.
+    std::optional<uint64_t> keyIndex(uint64_t keys, std::string_view name,
+                                     uint64_t max_entries) const;
 
   private:
+    struct KeysTable {
+        uint64_t nentries = 0, entries_at = 0, entry_size = 24, key_off = 8;
+    };
+    bool keysTable(uint64_t keys, KeysTable* out) const;
     std::optional<std::string> readUnicode(uint64_t obj, size_t max_chars) const;
     bool hasFlag(uint64_t obj, uint64_t flag) const;
 

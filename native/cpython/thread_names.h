@@ -8,11 +8,14 @@
 // attributes → the name attribute (the layout says which, and how instances keep attributes).
 //
 // Costs: one pass over sys.modules (one read per key, a few large reads for the table), one
-// over `_active`, then a few reads per thread. Everything is bounded; a corrupted table, a
-// missing module or a name that is not a str gives no name, never a crash or a long walk.
+// over `_active`, then about ten reads per thread (its ident, its type, its attributes through
+// the class's shared keys, looked up once per class, and the name). Everything is bounded; a
+// corrupted table, a missing module or a name that is not a str gives no name, never a crash or a
+// long walk.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -41,10 +44,17 @@ class ThreadNameReader {
     uint64_t lookup(uint64_t dict, const char* name, uint64_t max_slots, bool* failed) const;
     // The value of the attribute `name` of a plain Python object, 0 when it has none.
     uint64_t attribute(uint64_t obj, const char* name) const;
+    // The same in an instance dict: split tables (3.6+) go through the shared keys.
+    uint64_t inDict(uint64_t dict, const char* name) const;
+    // The value of `name` in split values whose keys are `keys`.
+    uint64_t splitValue(uint64_t keys, uint64_t values, const char* name) const;
 
     const Memory& mem_;
     const Layout& layout_;
     const ObjectReader& objects_;
+    // Per shared keys object: the index of the name attribute; per type: its cached keys.
+    mutable std::unordered_map<uint64_t, std::optional<uint64_t>> key_index_;
+    mutable std::unordered_map<uint64_t, uint64_t> cached_keys_;
 };
 
 }  // namespace triage::cpython

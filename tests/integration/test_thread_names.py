@@ -10,6 +10,7 @@ never saw (no name) and one that made itself a _DummyThread.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import struct
@@ -84,16 +85,28 @@ def test_names_live(interpreter: interpreters.Interpreter, tools: Tools, tmp_pat
 # --- corrupted memory: the names' objects patched in a copy of a gcore ---
 
 
-def patched(core: Path, target: Path, patches: dict[int, int]) -> Path:
-    """A copy of CORE with the 8-byte words at the given addresses replaced."""
-    segments = [s for s in elf.read_elf(core).segments if s.type == elf.PT_LOAD]
-    shutil.copyfile(core, target)
-    with open(target, "r+b") as out:
-        for address, value in patches.items():
-            segment = next(s for s in segments if s.vaddr <= address < s.vaddr + s.filesz)
-            out.seek(segment.offset + address - segment.vaddr)
-            out.write(struct.pack("<Q", value))
-    return target
+class PatchedCore:
+    """One copy of a core (they are large) whose 8-byte words are patched, then put back."""
+
+    def __init__(self, core: Path, copy: Path) -> None:
+        self.path = copy
+        self._segments = [s for s in elf.read_elf(core).segments if s.type == elf.PT_LOAD]
+        shutil.copyfile(core, copy)
+
+    def _offset(self, address: int) -> int:
+        segment = next(s for s in self._segments if s.vaddr <= address < s.vaddr + s.filesz)
+        return segment.offset + address - segment.vaddr
+
+    def write(self, patches: dict[int, int]) -> dict[int, int]:
+        """Patch the words at the given addresses; returns the words they held."""
+        old = {}
+        with open(self.path, "r+b") as out:
+            for address, value in patches.items():
+                out.seek(self._offset(address))
+                old[address] = struct.unpack("<Q", out.read(8))[0]
+                out.seek(self._offset(address))
+                out.write(struct.pack("<Q", value))
+        return old
 
 
 @pytest.mark.parametrize("interpreter", SELECTED, ids=IDS)
@@ -105,25 +118,37 @@ def test_corrupted_names_give_no_name(
     where = json.loads((case.run_dir / "truth.json.addresses").read_text())
     user = next(t.tid for t in case.truth.threads if t.name and t.name.startswith("w"))
     dict_keys = 32  # PyDictObject: ma_keys (2.7: ma_mask), then ma_values (2.7: ma_table)
+    core = PatchedCore(case.core, tmp_path / "core")
 
-    def analyze(name: str, patches: dict[int, int]) -> dict:
-        result = tools.triage("core", str(patched(case.core, tmp_path / name, patches)), "--json")
+    def analyze(patches: dict[int, int]) -> dict:
+        old = core.write(patches)
+        try:
+            # With an environment, the tool runs again (it caches runs by command line).
+            result = tools.triage("core", str(core.path), "--json", env=dict(os.environ))
+        finally:
+            core.write(old)
         assert result.returncode == 0, result.describe()
         document = json.loads(result.stdout)
         assert python_names(document).keys() == expected.keys()  # the stacks are all there
         return document
 
-    # A name that is not a str (now an int): that thread has none, the others keep theirs.
-    document = analyze("name-type", {where["user_name"] + 8: where["int_type"]})
-    assert python_names(document) == {**expected, user: None}
-    # _active's or sys.modules' table unreadable or absurd: no names, one warning.
-    for name, patches in (
-        ("active-keys", {where["active"] + dict_keys: 0xFFFF_FFFF_FFFF}),
-        ("modules-keys", {where["modules"] + dict_keys: 0xFFFF_FFFF_FFFF}),
-    ):
-        document = analyze(name, patches)
-        assert set(python_names(document).values()) == {None}, name
-        assert [w for w in document["warnings"] if "threading" in w], name
-    # _active's values (2.7: its table) pointing back at the dict: garbage, never a wrong name.
-    document = analyze("active-loop", {where["active"] + dict_keys + 8: where["active"]})
-    assert all(n is None or n == expected[t] for t, n in python_names(document).items())
+    try:
+        # A name that is not a str (now an int): that thread has none, the others keep theirs.
+        document = analyze({where["user_name"] + 8: where["int_type"]})
+        assert python_names(document) == {**expected, user: None}
+        # _active's or sys.modules' table unreadable or absurd: no names, one warning.
+        for patches in (
+            {where["active"] + dict_keys: 0xFFFF_FFFF_FFFF},
+            {where["modules"] + dict_keys: 0xFFFF_FFFF_FFFF},
+        ):
+            document = analyze(patches)
+            assert set(python_names(document).values()) == {None}, patches
+            assert [w for w in document["warnings"] if "threading" in w], patches
+        # _active's values (2.7: its table) pointing back at the dict: garbage, never a wrong
+        # name.
+        document = analyze({where["active"] + dict_keys + 8: where["active"]})
+        assert all(n is None or n == expected[t] for t, n in python_names(document).items())
+        # Put back, the copy reads as the core.
+        assert python_names(analyze({})) == expected
+    finally:
+        core.path.unlink()
