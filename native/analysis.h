@@ -70,6 +70,10 @@ struct PyThreadInfo {
     // Live processes: the kernel's name of the thread (/proc/PID/task/TID/comm), as PyStack
     // prints it after the tid.
     std::optional<std::string> os_name;
+    // The name the `threading` module gave the thread (Thread.name), read from memory; none
+    // for a thread threading does not know.
+    std::optional<std::string> python_name;
+    uint64_t thread_ident = 0;  // the thread state's thread_id (pthread_t): threading's key
     std::optional<PyExceptionInfo> exception;  // none when the thread has no exception in flight
 };
 

@@ -311,6 +311,7 @@ void sanitizeAnalysis(Analysis* out) {
     sanitizeAll(&out->warnings);
     for (auto& thread : out->threads) {
         sanitizeAll(&thread.warnings);
+        if (thread.python_name) thread.python_name = sanitizeUtf8(*thread.python_name);
         for (auto& frame : thread.frames) sanitizeFrame(&frame);
         for (auto& frame : thread.native_frames) {
             for (std::string* text :

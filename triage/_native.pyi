@@ -2,7 +2,9 @@
 
 The extension builds the model itself. Each thread's Python frames are in ``frames`` and, with
 ``native`` or ``native_all``, its unwound native stack in ``native_frames`` (outermost first);
-``triage.analysis.finish`` merges the two and marks the crashed thread. Every string is valid
+``triage.analysis.finish`` merges the two and marks the crashed thread. A thread's ``name`` is the
+OS name (live processes only), its ``python_name`` the name ``threading`` gave it, read from the
+target's memory (None for a thread ``threading`` does not know). Every string is valid
 UTF-8 (anything undecodable from a core is U+FFFD). The stub is checked against the module
 (``python -m mypy.stubtest triage._native``).
 """

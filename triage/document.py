@@ -75,6 +75,8 @@ def thread_to_json(thread: Thread) -> dict[str, Any]:
     }
     if thread.name is not None:
         data["name"] = thread.name
+    if thread.python_name is not None:
+        data["python_name"] = thread.python_name
     if thread.exception is not None:
         data["exception"] = {
             "type": thread.exception.type,
@@ -236,6 +238,7 @@ def _thread(data: Mapping[str, Any]) -> Thread:
         warnings=_texts(data.get("warnings")),
         merge_failed=data.get("merge_failed") is True,
         name=_text(data.get("name")),
+        python_name=_text(data.get("python_name")),
         exception=_exception(data.get("exception")),
     )
 

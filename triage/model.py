@@ -113,6 +113,7 @@ class Thread:
     warnings: tuple[str, ...] = ()
     merge_failed: bool = False  # native frames asked for but not matched to the Python ones
     name: str | None = None  # the thread's name, when known (live: the OS name)
+    python_name: str | None = None  # threading's name of the thread (Thread.name), from memory
     exception: ExceptionInFlight | None = None
     # The native stack as unwound, before ``triage.analysis`` merges it into ``frames``.
     native_frames: tuple[Frame, ...] = ()

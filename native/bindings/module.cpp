@@ -136,7 +136,8 @@ py::object thread(const Model& model, const PyThreadInfo& t, bool with_locals) {
         "python"_a = t.python,
         "interpreter_id"_a = t.python ? py::object(py::int_(t.interpreter_id)) : py::none(),
         "truncated"_a = t.truncated, "warnings"_a = tupleOf(t.warnings, str),
-        "name"_a = optional(t.os_name), "exception"_a = exceptionInFlight(model, t.exception),
+        "name"_a = optional(t.os_name), "python_name"_a = optional(t.python_name),
+        "exception"_a = exceptionInFlight(model, t.exception),
         "native_frames"_a = tupleOf(t.native_frames, native));
 }
 

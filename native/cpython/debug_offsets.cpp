@@ -13,9 +13,9 @@ struct Positions313 {
     static constexpr size_t kTotal = 584;
     static constexpr size_t kRuntimeFinalizing = 32, kRuntimeInterpretersHead = 40;
     static constexpr size_t kInterpSize = 48, kInterpId = 56, kInterpNext = 64,
-                            kInterpThreadsHead = 72, kInterpGc = 80, kInterpBuiltins = 104,
-                            kInterpCevalGil = 112, kGilState = 120, kGilLocked = 136,
-                            kGilHolder = 144;
+                            kInterpThreadsHead = 72, kInterpGc = 80, kInterpModules = 88,
+                            kInterpBuiltins = 104, kInterpCevalGil = 112, kGilState = 120,
+                            kGilLocked = 136, kGilHolder = 144;
     static constexpr size_t kTstateSize = 152, kTstateNext = 168, kTstateInterp = 176,
                             kTstateCurrentFrame = 184, kTstateThreadId = 192,
                             kTstateNativeThreadId = 200;
@@ -71,7 +71,7 @@ bool applyDebugOffsets(const Memory& memory, uint64_t runtime, Layout* layout, s
         return true;
     };
     if (!fits(P::kInterpSize, {P::kInterpId, P::kInterpNext, P::kInterpThreadsHead, P::kInterpGc,
-                               P::kInterpBuiltins, P::kInterpCevalGil}) ||
+                               P::kInterpModules, P::kInterpBuiltins, P::kInterpCevalGil}) ||
         !fits(P::kTstateSize, {P::kTstateNext, P::kTstateInterp, P::kTstateCurrentFrame,
                                P::kTstateThreadId, P::kTstateNativeThreadId}) ||
         !fits(P::kFrameSize,
@@ -89,6 +89,7 @@ bool applyDebugOffsets(const Memory& memory, uint64_t runtime, Layout* layout, s
     l.is_next = static_cast<int64_t>(at(P::kInterpNext));
     l.is_threads_head = static_cast<int64_t>(at(P::kInterpThreadsHead));
     l.is_builtins = static_cast<int64_t>(at(P::kInterpBuiltins));
+    l.is_modules = static_cast<int64_t>(at(P::kInterpModules));
     l.is_gc_collecting = static_cast<int64_t>(at(P::kInterpGc) + at(P::kGcCollecting));
     l.is_ceval_gil = static_cast<int64_t>(at(P::kInterpCevalGil));
     l.gil_locked = static_cast<int64_t>(at(P::kGilLocked) - at(P::kGilState));

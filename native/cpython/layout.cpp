@@ -19,7 +19,8 @@ Layout frameObjectBase(int major, int minor) {
 Layout py27() {
     Layout l = frameObjectBase(2, 7);
     l.ts_next = 0, l.ts_interp = 8, l.ts_frame = 16, l.ts_thread_id = 144, l.ts_size = 168;
-    l.is_builtins = 32;
+    l.is_builtins = 32, l.is_modules = 16;
+    l.thread_name_attr = "_Thread__name";
     l.f_lasti = 120, l.frame_size = 128;
     l.co_argcount = 16, l.co_filename = 80, l.co_name = 88, l.co_firstlineno = 96;
     l.co_linetable = 104, l.co_size = 128;
@@ -37,7 +38,7 @@ Layout py27() {
 Layout py36() {
     Layout l = frameObjectBase(3, 6);
     l.ts_next = 8, l.ts_interp = 16, l.ts_frame = 24, l.ts_thread_id = 152, l.ts_size = 160;
-    l.is_builtins = 40;
+    l.is_builtins = 40, l.is_modules = 16;
     l.f_lasti = 120, l.frame_size = 128;
     l.co_argcount = 16, l.co_firstlineno = 36, l.co_filename = 96, l.co_name = 104;
     l.co_linetable = 112, l.co_size = 144;
@@ -60,6 +61,7 @@ Layout py37to310(int minor) {
     l.rt_finalizing = minor == 7 ? 8 : 16;
     l.is_id = minor <= 8 ? 16 : 24;
     l.is_builtins = minor == 7 ? 64 : minor == 8 ? 80 : 880;
+    l.is_modules = minor == 7 ? 40 : minor == 8 ? 56 : 856;
     if (minor == 7) l.rt_gil_tstate_current = 1480, l.rt_gc_collecting = 632;
     if (minor == 8) l.rt_gil_tstate_current = 1368, l.rt_gc_collecting = 544;
     if (minor >= 9) l.rt_gil_tstate_current = 568, l.is_gc_collecting = 816;
@@ -96,6 +98,10 @@ Layout interpreterFrameBase(int minor) {
     l.co_flags = 48, l.co_varnames = 96, l.co_localspluskinds = 104, l.f_localsplus = 72;
     l.exc_item_value = 0, l.exc_item_previous = 8, l.exc_traceback = 40;
     l.frame_object_frame = 24;
+    l.ht_cached_keys = minor == 11 ? 872 : 880;
+    l.instance_dict = minor == 11   ? InstanceDict::ManagedSplit
+                      : minor == 12 ? InstanceDict::DictOrValues
+                                    : InstanceDict::InlineValues;
     return l;
 }
 
@@ -104,7 +110,7 @@ Layout py311() {
     l.rt_interp_head = 40, l.rt_gil_tstate_current = 576, l.rt_ceval_gil = 360;
     l.rt_finalizing = 24;
     l.is_next = 0, l.is_threads_head = 16, l.is_id = 48, l.is_gc_collecting = 848;
-    l.is_builtins = 912;
+    l.is_builtins = 912, l.is_modules = 888;
     l.ts_cframe = 56, l.cframe_current = 8, l.ts_thread_id = 152, l.ts_native_thread_id = 160;
     l.ts_size = 168;
     l.ts_curexc_type = 96, l.ts_curexc_value = 104, l.ts_curexc_traceback = 112;
@@ -121,7 +127,7 @@ Layout py312() {
     l.rt_interp_head = 40;
     l.rt_finalizing = 24;
     l.is_next = 0, l.is_threads_head = 72, l.is_id = 8, l.is_gc_collecting = 312;
-    l.is_builtins = 360;
+    l.is_builtins = 360, l.is_modules = 944;
     l.is_ceval_gil = 384;
     l.ts_cframe = 56, l.cframe_current = 0, l.ts_thread_id = 136, l.ts_native_thread_id = 144;
     l.ts_size = 152;
@@ -139,7 +145,7 @@ Layout py313() {
     l.rt_interp_head = 632;
     l.rt_finalizing = 608;
     l.is_next = 7264, l.is_threads_head = 7344, l.is_id = 7272, l.is_gc_collecting = 7600;
-    l.is_builtins = 7648;
+    l.is_builtins = 7648, l.is_modules = 7656;
     l.is_ceval_gil = 16;
     l.take_gil_caller = nullptr;  // PyEval_RestoreThread attaches the thread state first
     l.ts_current_frame = 72, l.ts_thread_id = 152, l.ts_native_thread_id = 160;

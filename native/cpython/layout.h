@@ -28,6 +28,16 @@ enum class DictFormat {
     Keys311,           // 3.11+: dk_log2_size/dk_kind header; unicode-keyed entries without hash
 };
 
+// Where an instance of a Python class keeps its attributes.
+enum class InstanceDict {
+    DictOffset,    // <= 3.10: a dict pointer at the type's tp_dictoffset
+    ManagedSplit,  // 3.11: before the object, values at -32 (keys: the type's cached keys)
+                   //   and a dict at -24; one of the two is set
+    DictOrValues,  // 3.12: one tagged word at -24: values - 1 (odd), else a dict
+    InlineValues,  // 3.13: values inline at tp_basicsize (valid while no dict took them
+                   //   over), a dict pointer at -24
+};
+
 struct Layout {
     int major = 0, minor = 0;
 
@@ -43,6 +53,7 @@ struct Layout {
     int64_t is_threads_head = -1;
     int64_t is_id = -1;
     int64_t is_builtins = -1;       // a dict: confirms a guessed interpreter state
+    int64_t is_modules = -1;        // sys.modules (3.12+: imports.modules)
     int64_t is_gc_collecting = -1;  // 3.9+
     int64_t is_ceval_gil = -1;      // 3.12+: pointer to struct _gil_runtime_state
     int64_t gil_last_holder = 8;    // inside struct _gil_runtime_state (3.7+)
@@ -119,6 +130,13 @@ struct Layout {
     int64_t ob_size = 16;  // PyVarObject.ob_size: length of tuples, lists, str, bytes; long size
     int64_t tp_name = 24;
     int64_t tp_flags = 168;
+    int64_t tp_basicsize = 32;
+    int64_t tp_dictoffset = 288;
+    int64_t ht_cached_keys = -1;  // 3.11+: PyHeapTypeObject.ht_cached_keys (shared keys)
+    InstanceDict instance_dict = InstanceDict::DictOffset;
+    int64_t module_dict = 16;  // PyModuleObject.md_dict
+    // threading.Thread's attribute that holds its name: 2.7 mangles the private name.
+    const char* thread_name_attr = "_name";
     int64_t unicode_state = 32;
     int64_t unicode_ascii_size = 48;    // sizeof(PyASCIIObject): data of compact ASCII strings
     int64_t unicode_compact_size = 72;  // sizeof(PyCompactUnicodeObject)

@@ -12,16 +12,8 @@ namespace triage::cpython {
 
 namespace {
 
-constexpr uint64_t kIntSubclass2 = 1ull << 23;  // 2.7 int
-constexpr uint64_t kLongSubclass = 1ull << 24;
-constexpr uint64_t kListSubclass = 1ull << 25;
-constexpr uint64_t kDictSubclass = 1ull << 29;
 constexpr size_t kMaxIntDigits = 1000;        // 30-bit digits: about 9,000 decimal digits
 constexpr uint64_t kMaxTableSlots = 1 << 22;  // larger: a corrupted size, not a table
-// PyDictKeysObject of each format (the layout says which one a version has): its header's
-// fields and where the index table starts, which the entries follow.
-constexpr int64_t kKeys36Size = 8, kKeys36Entries = 32, kKeys36Indices = 40;
-constexpr int64_t kKeys311Log2Size = 8, kKeys311Entries = 24, kKeys311Indices = 32;
 // Slots or entries looked at per dict or set: only max_items of them are shown anyway, so a
 // huge (or corrupted) table costs one bounded read.
 constexpr uint64_t kScanSlots = 4096;
@@ -296,63 +288,16 @@ void ReprBuilder::appendSequence(uint64_t obj, bool tuple, int depth, std::strin
 void ReprBuilder::appendDict(uint64_t obj, int depth, std::string* out) const {
     std::vector<std::pair<uint64_t, uint64_t>> entries;
     bool more = false;
-    auto add = [&](uint64_t key, uint64_t value) {
-        if (key == 0 || value == 0) return true;
+    TableWalk walked = objects_.dictItems(obj, kScanSlots, [&](uint64_t key, uint64_t value) {
         if (entries.size() >= limits_.max_items) {
             more = true;
             return false;
         }
         entries.emplace_back(key, value);
         return true;
-    };
-    auto fail = [&]() { out->append("<dict at " + hexAddr(obj) + ">"); };
-    if (layout_.dict_format == DictFormat::OpenAddressing27) {
-        // 2.7: open addressing over ma_mask + 1 slots of {hash, key, value}.
-        uint64_t mask = 0, table = 0;
-        if (!mem_.readValue(obj + layout_.dict_keys, &mask) ||
-            !mem_.readPointer(obj + layout_.dict_values, &table) || mask >= kMaxTableSlots)
-            return fail();
-        uint64_t scan = std::min(mask + 1, kScanSlots);
-        more = scan < mask + 1;
-        std::vector<uint64_t> slots(scan * 3);
-        if (!mem_.read(table, slots.data(), slots.size() * 8)) return fail();
-        for (uint64_t i = 0; i < scan; ++i)
-            if (!add(slots[i * 3 + 1], slots[i * 3 + 2])) break;
-    } else {
-        // 3.6+: ma_keys holds an index table then the entries in insertion order; split tables
-        // keep the values apart, in ma_values.
-        uint64_t keys = 0, values = 0;
-        if (!mem_.readPointer(obj + layout_.dict_keys, &keys) ||
-            !mem_.readPointer(obj + layout_.dict_values, &values) || keys == 0)
-            return fail();
-        uint64_t nentries = 0, entries_at = 0, entry_size = 24;
-        uint64_t key_off = 8;
-        if (layout_.dict_format == DictFormat::Keys311) {
-            uint8_t hdr[3];
-            if (!mem_.read(keys + kKeys311Log2Size, hdr, 3) ||
-                !mem_.readValue(keys + kKeys311Entries, &nentries))
-                return fail();
-            entries_at = keys + kKeys311Indices + (uint64_t{1} << (hdr[1] & 63));
-            if (hdr[2] != 0) entry_size = 16, key_off = 0;  // unicode keys: no stored hash
-        } else {
-            uint64_t size = 0;
-            if (!mem_.readValue(keys + kKeys36Size, &size) ||
-                !mem_.readValue(keys + kKeys36Entries, &nentries) || size > kMaxTableSlots)
-                return fail();
-            uint64_t width = size <= 0xff ? 1 : size <= 0xffff ? 2 : size <= 0xffffffff ? 4 : 8;
-            entries_at = keys + kKeys36Indices + size * width;
-        }
-        if (nentries > kMaxTableSlots) return fail();
-        uint64_t values_at = values + layout_.dict_values_header;
-        uint64_t scan = std::min(nentries, kScanSlots);
-        more = scan < nentries;
-        for (uint64_t i = 0; i < scan; ++i) {
-            uint64_t kv[2] = {0, 0};
-            if (!mem_.read(entries_at + i * entry_size + key_off, kv, 16)) return fail();
-            if (values != 0 && !mem_.readPointer(values_at + i * 8, &kv[1])) return fail();
-            if (!add(kv[0], kv[1])) break;
-        }
-    }
+    });
+    if (walked == TableWalk::Failed) return out->append("<dict at " + hexAddr(obj) + ">"), void();
+    more = more || walked == TableWalk::Truncated;
     if (depth >= limits_.max_depth && !entries.empty()) return out->append("{...}"), void();
     out->append("{");
     for (size_t i = 0; i < entries.size(); ++i) {

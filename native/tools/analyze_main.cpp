@@ -43,6 +43,8 @@ std::vector<std::string> invalidStrings(const triage::Analysis& a) {
     for (const auto& t : a.warnings) texts.push_back(&t);
     for (const auto& thread : a.threads) {
         for (const auto& t : thread.warnings) texts.push_back(&t);
+        if (thread.os_name) texts.push_back(&*thread.os_name);
+        if (thread.python_name) texts.push_back(&*thread.python_name);
         for (const auto& f : thread.frames) {
             texts.insert(texts.end(), {&f.file, &f.function});
             if (f.qualname) texts.push_back(&*f.qualname);

@@ -7,6 +7,7 @@ main interpreter's thread state still comes first, as PyStack prints it.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -21,6 +22,12 @@ from nativekit.tools import ToolResult, Tools, pystack_command
 # compared elsewhere.
 _NAME = re.compile(r"^(Traceback for thread \d+) \([^)]*\) ")
 _LIBRARY = re.compile(r" \((/[^()]*/)([^/()]+)\)$")
+# threading's name of a thread, quoted after the status (on the interpreter's line when several
+# interpreters are shown): PyStack has none; test_python_names_per_interpreter checks ours.
+_PYTHON_NAME = re.compile(
+    r"^((?:Traceback for thread \d+|  In the main interpreter|  In interpreter \d+"
+    r'|  Not currently attached to any interpreter) \[[^\]]*\]) "(?:[^"\\]|\\.)*"'
+)
 # Frames without a symbol: PyStack names the file by its full path live.
 _UNKNOWN_FILE = re.compile(r'File "/[^"]*/([^/"]+)", line 0, in \?\?\?')
 
@@ -33,6 +40,7 @@ def normalized(result: ToolResult) -> list[str]:
         if not lines and not line.startswith("Traceback for thread"):
             continue
         line = _NAME.sub(r"\1 ", line)
+        line = _PYTHON_NAME.sub(r"\1", line)
         line = _LIBRARY.sub(r" (\2)", line)
         line = _UNKNOWN_FILE.sub(r'File "\1", line 0, in ???', line)
         lines.append(line)
@@ -83,3 +91,18 @@ def test_subinterpreters_like_pystack(
     assert ours == theirs
     main_first = headers(ours)
     assert main_first.index("In the main interpreter []") < main_first.index("In interpreter 1 []")
+
+
+def test_python_names_per_interpreter(target_pid: tuple[int, Path], tools: Tools) -> None:
+    """Each interpreter's own threading names the threads: the main one its main thread and
+    the worker; the sub-interpreter, on the worker's OS thread, has none when threading is not
+    loaded there (3.12+) and "MainThread" when it is (on 3.11 it is, although the code never
+    imports it: the thread that loaded it is that interpreter's main thread)."""
+    pid, _ = target_pid
+    result = tools.triage("remote", str(pid), "--json")
+    assert result.returncode == 0, result.describe()
+    threads = json.loads(result.stdout)["threads"]
+    main = sorted(t.get("python_name") or "" for t in threads if t["interpreter_id"] == 0)
+    sub = [t.get("python_name") for t in threads if t["interpreter_id"] != 0]
+    assert main == ["MainThread", "Thread-1 (worker)"], threads
+    assert len(sub) == 1 and sub[0] in (None, "MainThread"), threads

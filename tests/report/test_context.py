@@ -311,3 +311,17 @@ def test_crash_document_is_scrubbed_and_follows_no_locals() -> None:
     assert crash_document(crash_record({"id": 8})) is None
     page = build_crash_page(crash, None)
     assert page.document_href == "crashes/7.json" and page.threads[0].name == "worker-1"
+
+
+def test_python_name_in_the_thread_title_not_in_the_signature() -> None:
+    from triage.signature import compute
+
+    frames = [{"kind": "python", "function": "f", "file": "/app/a.py", "line": 3}]
+    analyses = [
+        {"threads": [{"tid": 1, "crashed": True, "python_name": name, "frames": frames}]}
+        for name in ("Thread-12 (work)", "Thread-13 (work)")
+    ]
+    shown = build_crash_page(crash_record({"id": 1, "analysis": analyses[0]}), None, True)
+    assert shown.threads[0].python_name == "Thread-12 (work)"
+    first, second = (compute(from_json(a)) for a in analyses)
+    assert first == second

@@ -112,6 +112,8 @@ def test_crash_page_shows_threads_frames_origins_and_locals(site: dict[str, Any]
     page = Page(html)
     headings = [h for h in page.tags("h2") if (h.get("id") or "").startswith("t")]
     assert len(headings) == 2  # the crashed thread and the idle one
+    # threading's names, read from the core, in the thread titles.
+    assert "\u201cMainThread\u201d" in page.text and "\u201cidle\u201d" in page.text
     origins = dict(frame_origins(html))
     assert origins["handle_request"] == "own"
     assert origins["serve"] == "own"

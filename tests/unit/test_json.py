@@ -185,3 +185,19 @@ def test_round_trip_with_locals_native_frames_and_columns() -> None:
 def test_odd_documents_are_read_not_raised(document: Any) -> None:
     analysis = from_json(document)
     assert isinstance(analysis, Analysis)
+
+
+def test_python_name_round_trips_and_old_documents_have_none() -> None:
+    thread = Thread(7, name="python3", python_name="Thread-3 (worker)")
+    analysis = Analysis(source=Source(SourceKind.CORE, "/c"), threads=(thread,))
+    document = to_json(analysis)
+    assert document["threads"][0]["python_name"] == "Thread-3 (worker)"
+    assert document["threads"][0]["name"] == "python3"
+    assert from_json(json.loads(json.dumps(document))) == analysis
+    # Written before the field existed, or without a name: no key, no name.
+    del document["threads"][0]["python_name"]
+    assert from_json(document).threads[0].python_name is None
+    assert "python_name" not in to_json(from_json(document))["threads"][0]
+    # Malformed: a container is no name.
+    document["threads"][0]["python_name"] = ["x"]
+    assert from_json(document).threads[0].python_name is None

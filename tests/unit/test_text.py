@@ -228,3 +228,29 @@ def test_warnings_go_to_stderr() -> None:
 def test_no_core_block_without_core_info() -> None:
     analysis = Analysis(source=Source(kind="process", path="123"))
     assert header_lines(analysis, PLAIN) == []
+
+
+def test_python_name_follows_the_status() -> None:
+    thread = Thread(
+        tid=7, gil="held", name="python3", python_name="worker-1", frames=(_py("f", "<x>", 1),)
+    )
+    assert list(thread_lines(thread, PLAIN, SourceCache()))[0] == (
+        'Traceback for thread 7 (python3) [Has the GIL] "worker-1" (most recent call last):'
+    )
+    # Quotes, backslashes and control characters cannot end or break the name.
+    odd = replace(thread, name=None, python_name='a"b\\c\nd')
+    assert list(thread_lines(odd, PLAIN, SourceCache()))[0] == (
+        'Traceback for thread 7 [Has the GIL] "a\\"b\\\\c\\nd" (most recent call last):'
+    )
+
+
+def test_python_name_on_the_interpreter_line_with_several_interpreters() -> None:
+    threads = (
+        Thread(tid=5, interpreter_id=0, python_name="MainThread", frames=(_py("a", "<x>", 1),)),
+        Thread(tid=5, interpreter_id=1, frames=(_py("b", "<y>", 2),)),
+    )
+    out, _ = _render(Analysis(source=Source(kind="core", path="/c"), threads=threads))
+    assert out.splitlines()[:2] == [
+        "Traceback for thread 5 (most recent call last):",
+        '  In the main interpreter [] "MainThread"',
+    ]

@@ -28,6 +28,12 @@ def thread_status(thread: Thread) -> str:
     return "[" + ",".join(status_labels(thread)) + "]"
 
 
+def python_name_text(name: str) -> str:
+    """threading's name of a thread, double-quoted: quotes and backslashes escaped, control
+    characters too, so the name ends where the quote does."""
+    return '"' + escape(name.replace("\\", "\\\\").replace('"', '\\"')) + '"'
+
+
 def header_lines(analysis: Analysis, palette: Palette) -> list[str]:
     """The optional executable line and the "Core file information" block (PyStack's §7)."""
     lines = []
@@ -151,10 +157,14 @@ def thread_lines(
         yield f"The frame stack for thread {thread.tid} is empty"
         return
     status = thread_status(thread)
+    # threading's name follows the status: PyStack prints nothing there, so a line stays
+    # PyStack's up to the status, and the name belongs to the interpreter whose threading
+    # module gave it (the interpreter's line when several are shown).
+    python_name = f" {python_name_text(thread.python_name)}" if thread.python_name else ""
     if show_header:
-        # No thread name: a core has none, and PyStack's comes from this machine's /proc.
-        middle = "" if show_interpreter else f"{status} "
-        # PyStack's form: the name (live, the OS name) in parentheses after the tid.
+        middle = "" if show_interpreter else f"{status}{python_name} "
+        # PyStack's form: the name (live, the OS name) in parentheses after the tid; a core
+        # has none.
         name = f" ({escape(thread.name)})" if thread.name else ""
         yield f"Traceback for thread {thread.tid}{name} {middle}(most recent call last):"
     if show_interpreter:
@@ -164,7 +174,7 @@ def thread_lines(
             where = "In the main interpreter"
         else:
             where = f"In interpreter {thread.interpreter_id}"
-        yield f"  {where} {status}"
+        yield f"  {where} {status}{python_name}"
     if thread.merge_failed:
         yield UNMERGEABLE
     for frame in thread.frames:

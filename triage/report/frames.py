@@ -81,7 +81,8 @@ class ThreadView:
     truncated: bool
     warnings: tuple[str, ...]
     frames: tuple[FrameView, ...]
-    name: str | None = None
+    name: str | None = None  # the OS name (live)
+    python_name: str | None = None  # threading's name (never part of a signature)
     # The exception in flight: "Handling ValueError('bad')" and where it was raised.
     exception: str | None = None
     exception_raised_at: tuple[str, ...] = ()
@@ -144,6 +145,7 @@ def thread_view(
         warnings=thread.warnings,
         frames=tuple(frame_view(frame, with_locals, sources) for frame in thread.frames),
         name=thread.name,
+        python_name=thread.python_name,
         exception=_exception(thread),
         exception_raised_at=tuple(
             f"{frame.file or '???'}:{frame.line if frame.line is not None else '?'} "
