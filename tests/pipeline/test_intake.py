@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -70,6 +71,17 @@ def test_a_core_is_queued_with_its_sidecar(
     identity.update(mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns)
     assert row.context == {**context, "_identity": identity, MACHINE_KEY: this_machine()}
     assert row.sha256 is not None and row.size == core.stat().st_size
+
+
+@pytest.mark.parametrize("size", [64, 65, (1 << 20) + 63, (1 << 20) + 64, 3 * (1 << 20) + 1000])
+def test_content_hash_is_the_whole_file(store: Store, spool: Path, size: int) -> None:
+    """The hash is read in chunks after the 64-byte header: every size around a boundary."""
+    data = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x04\x00" + os.urandom(size - 18)
+    core = spool / "core.hash"
+    core.write_bytes(data)
+    intake = ingest_file(store, str(core), str(spool))
+    assert intake.outcome == "queued", intake
+    assert crash(store, intake.crash_id).sha256 == hashlib.sha256(data).hexdigest()
 
 
 def test_the_same_core_twice_is_one_crash(

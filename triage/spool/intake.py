@@ -136,7 +136,8 @@ def examine(path: str, info: os.stat_result, follow: bool = True) -> NewCrash:
         if exc.errno == errno.ELOOP and not follow:
             return _facts(path, info, error="replaced by a symbolic link: not followed")
         return _facts(path, info, error=_cannot("open", exc))
-    with os.fdopen(fd, "rb") as stream:
+    # Unbuffered: the hash reads large chunks into one buffer, with no copy in between.
+    with os.fdopen(fd, "rb", buffering=0) as stream:
         # What was opened counts, not what lstat saw a moment before (it may have been swapped).
         opened = os.fstat(fd)
         if not stat.S_ISREG(opened.st_mode):
@@ -149,10 +150,22 @@ def examine(path: str, info: os.stat_result, follow: bool = True) -> NewCrash:
         problem = _not_a_core(header, path)
         if problem is not None:  # no need to read the rest (it may be a huge sparse file)
             return _facts(path, opened, error=problem, extra=extra)
-        digest = hashlib.sha256(header)
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-    return _facts(path, opened, sha256=digest.hexdigest(), extra=extra)
+        digest = _sha256(stream, header)
+    return _facts(path, opened, sha256=digest, extra=extra)
+
+
+def _sha256(stream: Any, header: bytes) -> str:
+    """The content hash: HEADER (already read), then the rest of the file, read into one
+    reused buffer (no allocation or copy per chunk: most of the intake's time per core)."""
+    digest = hashlib.sha256(header)
+    buffer = bytearray(CHUNK)
+    view = memoryview(buffer)
+    while True:
+        size = stream.readinto(buffer)
+        if not size:
+            break
+        digest.update(view[:size])
+    return digest.hexdigest()
 
 
 def _not_a_core(header: bytes, path: str) -> str | None:
