@@ -13,6 +13,7 @@ import errno
 import hashlib
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -51,12 +52,20 @@ class Intake:
     error: str | None = None
 
 
+# examine() or a stand-in with its signature (e.g. one that hashed the file ahead of time).
+Examine = Callable[[str, os.stat_result, bool], "NewCrash"]
+
+
 def ingest_file(
-    store: Store, path: str, spool_root: str | None = None, host: str | None = None
+    store: Store,
+    path: str,
+    spool_root: str | None = None,
+    host: str | None = None,
+    examine_file: Examine | None = None,
 ) -> Intake:
     """Record PATH as a crash. With SPOOL_ROOT (the watcher), symlinks must stay inside it.
 
-    HOST is the crash's host unless its sidecar names one.
+    HOST is the crash's host unless its sidecar names one. EXAMINE_FILE replaces ``examine``.
     """
     path = os.path.abspath(path)
     if spool_root is not None and is_record(path, spool_root):
@@ -92,7 +101,7 @@ def ingest_file(
         known = find_known(session, stored_path(path), info.st_size, info.st_mtime_ns)
     if known is not None:
         return Intake(path, "known", known)
-    return _record(store, examine(path, info, follow=spool_root is None), host)
+    return _record(store, (examine_file or examine)(path, info, spool_root is None), host)
 
 
 def _dropped(store: Store, record: str, host: str | None = None) -> Intake:
@@ -119,6 +128,11 @@ def _dropped(store: Store, record: str, host: str | None = None) -> Intake:
     new = _facts(core, info, error=error)
     new.size, new.context = 0, {**(new.context or {}), "_record": os.path.basename(record)}
     return _record(store, new, host)
+
+
+def identity_key(info: os.stat_result) -> tuple[int, int, int, int]:
+    """What must not change between a file's examination and its recording."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def examine(path: str, info: os.stat_result, follow: bool = True) -> NewCrash:
