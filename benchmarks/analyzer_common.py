@@ -125,6 +125,7 @@ class Run:
     ok: bool
     error: str = ""
     stdout: bytes = field(default=b"", repr=False)
+    cpu: float = float("nan")  # seconds of CPU (user + system) of the child, from wait4
 
 
 class _Timeout(Exception):
@@ -142,7 +143,7 @@ def measure(argv: Sequence[str], timeout: float = 120.0, check: Check | None = N
     be started, times out or fails is recorded as a failed run, never raised."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         try:
-            wall, status, maxrss = _spawn_and_reap(argv, out, err, timeout)
+            wall, status, maxrss, cpu = _spawn_and_reap(argv, out, err, timeout)
         except (OSError, _Timeout) as exc:
             reason = "timeout" if isinstance(exc, _Timeout) else str(exc)
             return Run(wall=float("nan"), maxrss_kib=0, ok=False, error=reason)
@@ -151,10 +152,10 @@ def measure(argv: Sequence[str], timeout: float = 120.0, check: Check | None = N
         stdout, stderr = out.read(), err.read()
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
-        return Run(wall, maxrss, False, f"exit {code}: {_last_line(stderr)}", stdout)
+        return Run(wall, maxrss, False, f"exit {code}: {_last_line(stderr)}", stdout, cpu)
     if check is not None and not check(stdout):
-        return Run(wall, maxrss, False, "unexpected output: " + _last_line(stdout), stdout)
-    return Run(wall, maxrss, True, "", stdout)
+        return Run(wall, maxrss, False, "unexpected output: " + _last_line(stdout), stdout, cpu)
+    return Run(wall, maxrss, True, "", stdout, cpu)
 
 
 # Failures of a package being reinstalled under us (a half-written module, a console script
@@ -182,7 +183,7 @@ def retrying(attempt: Callable[[], Run]) -> Run:
 
 def _spawn_and_reap(
     argv: Sequence[str], out: Any, err: Any, timeout: float
-) -> tuple[float, int, int]:
+) -> tuple[float, int, int, float]:
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     process: subprocess.Popen[bytes] | None = None
     try:
@@ -195,7 +196,7 @@ def _spawn_and_reap(
         wall = time.perf_counter() - start
         signal.setitimer(signal.ITIMER_REAL, 0)
         process.returncode = os.waitstatus_to_exitcode(status)  # reaped: keep Popen quiet
-        return wall, status, int(usage.ru_maxrss)
+        return wall, status, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
     except _Timeout:
         if process is not None:
             process.kill()

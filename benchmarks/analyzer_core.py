@@ -329,11 +329,38 @@ def failures_text(cores: list[Core]) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(cores: list[Core]) -> str:
+    """CPU time (user + system) of the CLI runs, seconds: lower of the round medians; the
+    ratios are less disturbed by other load than wall-time ratios."""
+    names = ["triage", "pystack", "triage --native", "triage --native cold", "pystack --native"]
+
+    def cpu(core: Core, name: str) -> float:
+        series = core.series.get(name)
+        return series.best_median(lambda run: run.cpu) if series else float("nan")
+
+    per_core = [[cpu(core, name) for name in names] for core in cores]
+    if len(cores) > 1:
+        per_core.append([_median_finite(list(column)) for column in zip(*per_core)])
+    labels = [core.label for core in cores] + (["median of the cores"] if len(cores) > 1 else [])
+    rows = []
+    for label, (t, p, tn, tc, pn) in zip(labels, per_core):
+        rows.append(
+            [label]
+            + [common.fmt_seconds(v) for v in (t, p, tn, tc, pn)]
+            + [common.fmt_ratio(common.ratio(a, b)) for a, b in ((t, p), (tn, pn), (tc, pn))]
+        )
+    headers = ["interpreter", *names, "ours/pystack", "ours/pystack (native)", "(native, cold)"]
+    return common.table(headers, rows)
+
+
 def report(cores: list[Core], large: Core | None) -> str:
     rounds = max((len(s.rounds) for c in cores for s in c.series.values()), default=0)
     parts = [
         f"Wall time, seconds: lower of {rounds} round medians (each over its runs)",
         time_table(cores),
+        "",
+        "CPU time (user + system), seconds: lower of the round medians",
+        cpu_table(cores),
         "",
         "Start-up only, seconds (same rounds)",
         startup_table(cores),

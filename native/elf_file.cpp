@@ -1,7 +1,11 @@
 #include "elf_file.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <tuple>
 
 namespace triage {
 
@@ -20,6 +24,33 @@ std::string toHex(const unsigned char* p, size_t n) {
 
 size_t align4(size_t n) {
     return (n + 3) & ~size_t{3};
+}
+
+// What identifies the file behind a path for the shared cache.
+using FileKey = std::tuple<dev_t, ino_t, off_t, int64_t, int64_t>;
+
+bool fileKey(const std::string& path, FileKey* key) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    *key = FileKey{st.st_dev, st.st_ino, st.st_size, st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    return true;
+}
+
+// Bounds of the shared cache: mapped bytes (address space, which a worker's memory limit
+// counts) and files. When either is exceeded the cache starts again (analyses in progress
+// keep their own references).
+constexpr uint64_t kMaxSharedBytes = 1ull << 30;
+constexpr size_t kMaxSharedFiles = 256;
+
+struct SharedFiles {
+    std::mutex mutex;
+    std::map<std::string, std::pair<FileKey, std::shared_ptr<const ElfFile>>> files;
+    uint64_t bytes = 0;
+};
+
+SharedFiles& sharedFiles() {
+    static SharedFiles* cache = new SharedFiles();  // never destroyed: usable until exit
+    return *cache;
 }
 
 }  // namespace
@@ -80,12 +111,43 @@ std::unique_ptr<ElfFile> ElfFile::open(const std::string& path, std::string* err
     return self;
 }
 
+std::shared_ptr<const ElfFile> ElfFile::shared(const std::string& path, std::string* error) {
+    FileKey before;
+    if (!fileKey(path, &before)) {
+        // Missing or not a regular file: open() says why, nothing is cached.
+        return std::shared_ptr<const ElfFile>(open(path, error));
+    }
+    SharedFiles& cache = sharedFiles();
+    {
+        std::lock_guard<std::mutex> lock(cache.mutex);
+        auto it = cache.files.find(path);
+        if (it != cache.files.end() && it->second.first == before) return it->second.second;
+    }
+    std::shared_ptr<const ElfFile> elf(open(path, error));
+    FileKey after;
+    if (!elf || !fileKey(path, &after) || after != before) return elf;  // changed meanwhile
+    std::lock_guard<std::mutex> lock(cache.mutex);
+    auto it = cache.files.find(path);
+    if (it != cache.files.end()) {
+        cache.bytes -= it->second.second->file().size();
+        cache.files.erase(it);
+    }
+    if (cache.files.size() >= kMaxSharedFiles ||
+        cache.bytes + elf->file().size() > kMaxSharedBytes) {
+        cache.files.clear();
+        cache.bytes = 0;
+    }
+    cache.files.emplace(path, std::make_pair(before, elf));
+    cache.bytes += elf->file().size();
+    return elf;
+}
+
 ElfFile::~ElfFile() {
     if (elf_ != nullptr) elf_end(elf_);
 }
 
 void ElfFile::indexSymbols() const {
-    symbols_indexed_ = true;
+    std::lock_guard<std::mutex> lock(elf_mutex_);
     // .dynsym first so that .symtab (the fuller table) wins on duplicates.
     for (Elf64_Word wanted : {SHT_DYNSYM, SHT_SYMTAB}) {
         Elf_Scn* scn = nullptr;
@@ -109,10 +171,15 @@ void ElfFile::indexSymbols() const {
             }
         }
     }
+    for (const auto& [name, sym] : symbols_) {
+        if (!sym.function || sym.size == 0) continue;
+        functions_by_base_[name.substr(0, name.find('.'))].emplace_back(sym.value,
+                                                                        sym.value + sym.size);
+    }
 }
 
 std::optional<uint64_t> ElfFile::symbol(const std::string& name) const {
-    if (!symbols_indexed_) indexSymbols();
+    std::call_once(symbols_once_, [this] { indexSymbols(); });
     auto it = symbols_.find(name);
     if (it == symbols_.end()) return std::nullopt;
     return it->second.value;
@@ -120,28 +187,39 @@ std::optional<uint64_t> ElfFile::symbol(const std::string& name) const {
 
 std::vector<std::pair<uint64_t, uint64_t>> ElfFile::functionRanges(
     const std::vector<std::string>& names) const {
-    if (!symbols_indexed_) indexSymbols();
+    std::call_once(symbols_once_, [this] { indexSymbols(); });
     std::vector<std::pair<uint64_t, uint64_t>> out;
-    for (const auto& [name, sym] : symbols_) {
-        if (!sym.function || sym.size == 0) continue;
-        std::string base = name.substr(0, name.find('.'));
-        if (std::find(names.begin(), names.end(), base) != names.end())
-            out.emplace_back(sym.value, sym.value + sym.size);
+    // Each base name once, as a scan of the symbols finds each function once.
+    std::vector<std::string> seen;
+    for (const auto& name : names) {
+        if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+        seen.push_back(name);
+        auto it = functions_by_base_.find(name);
+        if (it != functions_by_base_.end())
+            out.insert(out.end(), it->second.begin(), it->second.end());
     }
     return out;
 }
 
-std::optional<SectionInfo> ElfFile::section(const std::string& name) const {
+void ElfFile::indexSections() const {
+    std::lock_guard<std::mutex> lock(elf_mutex_);
     size_t shstrndx = 0;
-    if (elf_getshdrstrndx(elf_, &shstrndx) != 0) return std::nullopt;
+    if (elf_getshdrstrndx(elf_, &shstrndx) != 0) return;
     Elf_Scn* scn = nullptr;
     while ((scn = elf_nextscn(elf_, scn)) != nullptr) {
         GElf_Shdr sh;
         if (gelf_getshdr(scn, &sh) == nullptr) continue;
         const char* sname = elf_strptr(elf_, shstrndx, sh.sh_name);
-        if (sname != nullptr && name == sname) return SectionInfo{sh.sh_addr, sh.sh_size};
+        // The first section of a name, as a scan in order finds it.
+        if (sname != nullptr) sections_.emplace(sname, SectionInfo{sh.sh_addr, sh.sh_size});
     }
-    return std::nullopt;
+}
+
+std::optional<SectionInfo> ElfFile::section(const std::string& name) const {
+    std::call_once(sections_once_, [this] { indexSections(); });
+    auto it = sections_.find(name);
+    if (it == sections_.end()) return std::nullopt;
+    return it->second;
 }
 
 size_t ElfFile::readAtVaddr(uint64_t vaddr, void* buf, size_t len) const {

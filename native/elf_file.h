@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -33,6 +34,10 @@ class ElfFile {
   public:
     // Opens `path`; nullptr with `error` set when it is missing or not an ELF file.
     static std::unique_ptr<ElfFile> open(const std::string& path, std::string* error);
+    // The same, shared across analyses in this process while the file at `path` keeps its
+    // identity (device, inode, size, modification time): a pipeline worker analyzing many cores
+    // of the same programs maps, parses and indexes each library once. Bounded; thread-safe.
+    static std::shared_ptr<const ElfFile> shared(const std::string& path, std::string* error);
     ~ElfFile();
     ElfFile(const ElfFile&) = delete;
     ElfFile& operator=(const ElfFile&) = delete;
@@ -62,6 +67,7 @@ class ElfFile {
   private:
     ElfFile() = default;
     void indexSymbols() const;
+    void indexSections() const;
     void readBuildId();
 
     std::string path_;
@@ -70,12 +76,19 @@ class ElfFile {
     int type_ = 0;
     std::vector<LoadSegment> segments_;
     std::string build_id_;
-    mutable bool symbols_indexed_ = false;
+    // Indexed on first use, once (a shared file may be read by analyses in several threads;
+    // libelf's lazily filled structures are touched under elf_mutex_ only).
+    mutable std::mutex elf_mutex_;
+    mutable std::once_flag symbols_once_, sections_once_;
     struct Symbol {
         uint64_t value, size;
         bool function;
     };
     mutable std::unordered_map<std::string, Symbol> symbols_;
+    // Function symbols with a size, by name without clone suffixes: [start, end) of each.
+    mutable std::unordered_map<std::string, std::vector<std::pair<uint64_t, uint64_t>>>
+        functions_by_base_;
+    mutable std::unordered_map<std::string, SectionInfo> sections_;
 };
 
 // Parses the notes in [data, data+size) and returns the hex GNU build id found there, if any.

@@ -37,7 +37,7 @@ std::string fileBuildId(const std::string& path) {
 const ElfFile* Module::file() const {
     if (!elf && !open_failed) {
         std::string error;
-        if (!resolved.empty()) elf = ElfFile::open(resolved, &error);
+        if (!resolved.empty()) elf = ElfFile::shared(resolved, &error);
         open_failed = !elf;
     }
     return elf.get();
@@ -113,7 +113,7 @@ std::string ModuleSet::resolve(Module& m) {
         if (want.empty()) return m.name;
         // Opened once: kept for the analysis when it is the right build.
         std::string error;
-        auto elf = ElfFile::open(m.name, &error);
+        auto elf = ElfFile::shared(m.name, &error);
         std::string have = elf ? elf->buildId() : std::string();
         if (have.empty() || have == want) {
             m.elf = std::move(elf);

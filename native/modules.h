@@ -28,7 +28,7 @@ struct Module {
     uint64_t base = 0;          // address of the mapping at file offset 0
     std::string core_build_id;  // from the ELF notes in the core's memory, if dumped
     std::vector<FileMapping> ranges;
-    mutable std::unique_ptr<ElfFile> elf;  // opened on first use
+    mutable std::shared_ptr<const ElfFile> elf;  // opened on first use (ElfFile::shared)
     mutable bool open_failed = false;
 
     // The ELF file on disk, or nullptr when it is missing or not ELF.

@@ -7,6 +7,8 @@ leave only whole files behind.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -95,3 +97,32 @@ def test_concurrent_writers(
         assert json.dumps(json.loads(run.stdout)["threads"], sort_keys=True) == reference
     assert not [f for f in cache.iterdir() if f.name.startswith(".")], "temporary files left"
     assert native_report(tools, core, monkeypatch, cache) == reference
+
+
+PEAK_RSS = """\
+import resource, sys
+from triage import _native
+_native.analyze_core(sys.argv[1], native=True)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def peak_rss_kib(core: Path, monkeypatch: pytest.MonkeyPatch, cache: Path) -> int:
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    run = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, str(core)], capture_output=True, text=True, check=True
+    )
+    return int(run.stdout)
+
+
+def test_warm_cache_costs_no_memory(
+    core: Path, tools: Tools, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading a cache file reads the file, not a buffer of the size bound (32 MiB zeroed per
+    file, which made a fresh process's first analysis slower with the cache than without)."""
+    cache = tmp_path / "symbols"
+    native_report(tools, core, monkeypatch, cache)
+    assert sorted(cache.iterdir())
+    uncached = min(peak_rss_kib(core, monkeypatch, Path("off")) for _ in range(2))
+    warm = min(peak_rss_kib(core, monkeypatch, cache) for _ in range(2))
+    assert warm < uncached + 8 * 1024, (warm, uncached)

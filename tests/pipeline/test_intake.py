@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -70,6 +71,17 @@ def test_a_core_is_queued_with_its_sidecar(
     identity.update(mtime_ns=info.st_mtime_ns, ctime_ns=info.st_ctime_ns)
     assert row.context == {**context, "_identity": identity, MACHINE_KEY: this_machine()}
     assert row.sha256 is not None and row.size == core.stat().st_size
+
+
+@pytest.mark.parametrize("size", [64, 65, (1 << 20) + 63, (1 << 20) + 64, 3 * (1 << 20) + 1000])
+def test_content_hash_is_the_whole_file(store: Store, spool: Path, size: int) -> None:
+    """The hash is read in chunks after the 64-byte header: every size around a boundary."""
+    data = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x04\x00" + os.urandom(size - 18)
+    core = spool / "core.hash"
+    core.write_bytes(data)
+    intake = ingest_file(store, str(core), str(spool))
+    assert intake.outcome == "queued", intake
+    assert crash(store, intake.crash_id).sha256 == hashlib.sha256(data).hexdigest()
 
 
 def test_the_same_core_twice_is_one_crash(
@@ -159,3 +171,28 @@ def test_a_broken_sidecar_is_noted_not_fatal(
     intake = ingest_file(store, str(spool / "core.9"), str(spool))
     assert intake.outcome == "queued"
     assert "not valid JSON" in crash(store, intake.crash_id).context["sidecar_error"]  # type: ignore[index]
+
+
+def _fake_core(path: Path, size: int) -> bytes:
+    data = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x04\x00" + os.urandom(size - 18)
+    path.write_bytes(data)
+    return data
+
+
+def test_ingest_hashes_ahead_only_what_stays_the_same(store: Store, tmp_path: Path) -> None:
+    """`triage ingest` hashes the next core while it records the current one; a core changed
+    in between is hashed again, never recorded with the hash of its former content."""
+    from triage.cli.ingest import _Feed
+
+    paths = [tmp_path / f"core.{n}" for n in range(4)]
+    contents = [_fake_core(path, 100_000 + n) for n, path in enumerate(paths)]
+    feed = _Feed(store, [str(path) for path in paths], "host-1")
+    assert feed()  # core.0 recorded, core.1 being hashed
+    assert feed.ahead is not None and feed.ahead[0] == str(paths[1])
+    feed.ahead[2].result()
+    contents[1] = _fake_core(paths[1], 200_000)  # another file (and size) under that name
+    while feed():
+        pass
+    assert feed.executor is None
+    hashes = [crash(store, crash_id).sha256 for crash_id in feed.ids]
+    assert hashes == [hashlib.sha256(data).hexdigest() for data in contents]

@@ -262,3 +262,44 @@ def test_python_dash_m(tmp_path: Path) -> None:
     )
     assert result.returncode == 3
     assert result.stderr == f"triage: error: Core {tmp_path / 'nope'} does not exist\n"
+
+
+# What `triage core` and `triage remote` import: what printing a stack needs, nothing of the
+# pipeline (database, templates, file watching) nor shutil (argparse's help width).
+LIGHT_START = """\
+import json, sys
+from triage.cli import main
+code = main(sys.argv[1:])
+heavy = ("sqlalchemy", "jinja2", "watchdog", "shutil", "triage.store", "triage.report")
+print(json.dumps([code, sorted(m for m in sys.modules if m.split(".")[0] in heavy
+                                or m.startswith(heavy))]))
+"""
+
+
+@pytest.mark.parametrize("command", ["core", "remote"])
+def test_analysis_commands_start_light(core_file: Path, tmp_path: Path, command: str) -> None:
+    argv = [command, str(core_file)] if command == "core" else [command, "999999999"]
+    result = subprocess.run(
+        [sys.executable, "-c", LIGHT_START, *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    code, imported = json.loads(result.stdout)
+    assert code != 0  # not a core / no such process: the command module ran all the same
+    assert imported == []
+
+
+def test_main_leaves_the_collector_as_it_found_it(core_file: Path) -> None:
+    import gc
+
+    assert gc.isenabled()
+    main(["core", str(core_file)])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        main(["core", str(core_file)])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

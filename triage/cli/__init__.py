@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -36,6 +37,9 @@ COMMANDS = (
 )
 
 
+# Commands that analyze once and exit: the collector stays off for their whole (short) run.
+SHORT_LIVED = frozenset({"core", "remote"})
+
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (e.g. `head`) went away
 
@@ -50,6 +54,45 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+def _columns() -> int:
+    """shutil.get_terminal_size's width ($COLUMNS, else the terminal's, else 80), without
+    importing shutil (and the compression modules it imports) to build a parser."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    stdout = sys.__stdout__
+    if columns <= 0 and stdout is not None:
+        try:
+            columns = os.get_terminal_size(stdout.fileno()).columns
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help format, its width found without shutil."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _columns() - 2  # as argparse does with shutil's width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _Parser(argparse.ArgumentParser):
+    """The parser of ``triage`` and (through add_subparsers) of every subcommand."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 def _commands_needed(argv: Sequence[str] | None) -> tuple[str, ...]:
     """The subcommand named on the command line, or every one (help, errors, tests)."""
     words = [word for word in (sys.argv[1:] if argv is None else argv) if not word.startswith("-")]
@@ -60,10 +103,10 @@ def _commands_needed(argv: Sequence[str] | None) -> tuple[str, ...]:
 
 def build_parser(argv: Sequence[str] | None = ()) -> argparse.ArgumentParser:
     """The ``triage`` parser; ``-v`` and ``--no-color`` work before or after the subcommand."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=0, help="more detail on errors")
     common.add_argument("--no-color", action="store_true", help="never use colours")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="triage",
         description="Python stacks (PyStack-compatible) from core files of Python processes.",
     )
@@ -85,11 +128,26 @@ def build_parser(argv: Sequence[str] | None = ()) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line and return its exit code (``sys.exit(main())``)."""
+    # Importing and building the parser allocate many objects and no garbage: without the
+    # collector passing over them again and again, start-up is shorter. `core` and `remote`
+    # analyze once and exit: the collector stays off for them; other commands get it back.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _main(argv, collecting)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _main(argv: list[str] | None, collecting: bool) -> int:
     parser = build_parser(argv)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return _code_of(exc)
+    if collecting and args.command not in SHORT_LIVED:
+        gc.enable()
     args.verbose = max(args.verbose, args.global_verbose)
     args.no_color = args.no_color or args.global_no_color
     try:

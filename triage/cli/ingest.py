@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ..errors import EXIT_ANALYSIS_FAILED, EXIT_INPUT, EXIT_OK, UsageError
@@ -72,7 +74,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _Feed:
-    """Records the CORE arguments one at a time, between the pool's turns."""
+    """Records the CORE arguments one at a time, between the pool's turns.
+
+    The content hash of the next core (reading all of it: most of the intake's time) is
+    computed in a thread while this one is recorded and the pool is served (hashlib and reads
+    release the GIL). It is used only if the file is still the one that was hashed (same
+    device, inode, size and mtime); otherwise the file is examined again.
+    """
 
     def __init__(self, store: Any, cores: list[str], host: str) -> None:
         self.store = store
@@ -81,6 +89,9 @@ class _Feed:
         self.total = len(cores)
         self.ids: list[int] = []
         self.missing = 0
+        self.ahead: tuple[str, tuple[int, int, int, int], Future[Any]] | None = None
+        self.current: tuple[str, tuple[int, int, int, int], Future[Any]] | None = None
+        self.executor: ThreadPoolExecutor | None = None
 
     def __call__(self) -> bool:
         from ..spool.intake import ingest_file
@@ -88,14 +99,44 @@ class _Feed:
         if not self.cores:
             return False
         core = self.cores.pop()
+        self.current, self.ahead = self.ahead, None  # this core's, if it was hashed ahead
+        self._hash_next()
         if not os.path.lexists(core):
             print(f"triage: error: {core}: no such file", file=sys.stderr)
             self.missing += 1
         else:
-            intake = ingest_file(self.store, core, host=self.host)
+            intake = ingest_file(self.store, core, host=self.host, examine_file=self._examined)
             if intake.crash_id is not None:
                 self.ids.append(intake.crash_id)
+        if not self.cores and self.executor is not None:
+            self.executor.shutdown(wait=False)
+            self.executor = None
         return bool(self.cores)
+
+    def _hash_next(self) -> None:
+        """Start examining the next core (a regular file), the current one's turn being used."""
+        from ..spool.intake import examine, identity_key
+
+        if not self.cores:
+            return
+        path = os.path.abspath(self.cores[-1])
+        try:
+            info = os.stat(path)
+        except OSError:
+            return
+        if not stat.S_ISREG(info.st_mode):
+            return
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-hash")
+        self.ahead = (path, identity_key(info), self.executor.submit(examine, path, info, True))
+
+    def _examined(self, path: str, info: os.stat_result, follow: bool) -> Any:
+        from ..spool.intake import examine, identity_key
+
+        ahead, self.current = self.current, None
+        if ahead is not None and follow and ahead[0] == path and ahead[1] == identity_key(info):
+            return ahead[2].result()
+        return examine(path, info, follow)
 
 
 def _analyze(store: Any, config: Any, args: argparse.Namespace, feed: _Feed) -> None:
