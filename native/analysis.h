@@ -74,6 +74,7 @@ struct PyThreadInfo {
     // for a thread threading does not know.
     std::optional<std::string> python_name;
     uint64_t thread_ident = 0;  // the thread state's thread_id (pthread_t): threading's key
+    uint64_t interp = 0;        // its interpreter state (each has its own threading module)
     std::optional<PyExceptionInfo> exception;  // none when the thread has no exception in flight
 };
 

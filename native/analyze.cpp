@@ -17,6 +17,7 @@
 #include "cpython/interpreter.h"
 #include "cpython/layout.h"
 #include "cpython/stack_scan.h"
+#include "cpython/thread_names.h"
 #include "cpython/version.h"
 #include "errors.h"
 #include "modules.h"
@@ -365,7 +366,7 @@ void fillProcessInfo(int pid, const ProcessStatus& status, Analysis* out) {
 }
 
 // The kernel's thread names (the OS name a program gives with prctl or pthread_setname_np).
-void readThreadNames(int pid, Analysis* out) {
+void readOsThreadNames(int pid, Analysis* out) {
     for (auto& thread : out->threads) {
         if (thread.tid == 0) continue;
         std::ifstream comm("/proc/" + std::to_string(pid) + "/task/" + std::to_string(thread.tid) +
@@ -428,6 +429,7 @@ Analysis analyzeCoreUnguarded(const std::string& path, const AnalysisOptions& op
         eval_function = plan->layout.eval_function;
         walkPython(*core, *plan, options, stack_pointers,
                    lazyUnwind(&unwinder, &unwound, confirmDepth(options), make_unwinder), &out);
+        cpython::nameThreads(*core, plan->layout, &out.threads, &out.warnings);
     }
     if (wantsNative(options)) {
         try {
@@ -518,7 +520,8 @@ Analysis analyzeProcessUnguarded(int pid, const AnalysisOptions& options) {
         out.stopped_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     }
-    readThreadNames(pid, &out);
+    readOsThreadNames(pid, &out);
+    if (plan) cpython::nameThreads(memory, plan->layout, &out.threads, &out.warnings);
     if (!native_stacks.empty())
         symbolizeAll(*unwinder, native_threads, native_stacks,
                      plan ? plan->layout.eval_function : "", &out);

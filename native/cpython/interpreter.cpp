@@ -5,7 +5,6 @@
 #include <sstream>
 
 #include "cpython/linetable.h"
-#include "cpython/thread_names.h"
 #include "errors.h"
 
 namespace triage::cpython {
@@ -141,12 +140,12 @@ std::vector<PyThreadInfo> InterpreterWalker::walk(std::vector<std::string>* warn
             PyThreadInfo thread;
             thread.tstate = ts;
             thread.interpreter_id = interp_id;
+            thread.interp = interp;
             walkThread(ts, &thread);
             thread.gil = gilState(interp, ts);
             interp_threads.push_back(std::move(thread));
         }
         applyStackActivity(interp, collectingFlag(interp), &interp_threads);
-        assignPythonNames(interp, &interp_threads, warnings);
         for (auto& t : interp_threads) threads.push_back(std::move(t));
     }
     orderByTid(&threads);
@@ -206,19 +205,6 @@ void InterpreterWalker::walkThread(uint64_t tstate, PyThreadInfo* thread) {
     }
     std::reverse(thread->frames.begin(), thread->frames.end());
     thread->exception = exceptionInFlight(ts);
-}
-
-// Each interpreter has its own threading module: its names go to its own thread states.
-void InterpreterWalker::assignPythonNames(uint64_t interp, std::vector<PyThreadInfo>* threads,
-                                          std::vector<std::string>* warnings) {
-    std::unordered_set<uint64_t> idents;
-    for (const auto& t : *threads)
-        if (t.thread_ident != 0) idents.insert(t.thread_ident);
-    auto names = ThreadNameReader(mem_, layout_, objects_).names(interp, idents, warnings);
-    for (auto& t : *threads) {
-        auto it = names.find(t.thread_ident);
-        if (it != names.end()) t.python_name = it->second;
-    }
 }
 
 bool InterpreterWalker::isNone(uint64_t obj) const {

@@ -76,8 +76,6 @@ class InterpreterWalker {
     bool plausibleInterpreter(uint64_t interp, bool need_threads = false);
     uint64_t scanForInterpreter();
     void walkThread(uint64_t tstate, PyThreadInfo* thread);
-    void assignPythonNames(uint64_t interp, std::vector<PyThreadInfo>* threads,
-                           std::vector<std::string>* warnings);
     std::optional<PyExceptionInfo> exceptionInFlight(const std::vector<unsigned char>& ts);
     std::vector<PyFrameInfo> tracebackFrames(uint64_t tb);
     std::string exceptionRepr(uint64_t value, const std::string& type);

@@ -158,4 +158,20 @@ std::unordered_map<uint64_t, std::string> ThreadNameReader::names(
     return out;
 }
 
+void nameThreads(const Memory& memory, const Layout& layout, std::vector<PyThreadInfo>* threads,
+                 std::vector<std::string>* warnings) {
+    std::unordered_map<uint64_t, std::unordered_set<uint64_t>> idents;  // interp → idents
+    for (const auto& t : *threads)
+        if (t.interp != 0 && t.thread_ident != 0) idents[t.interp].insert(t.thread_ident);
+    ObjectReader objects(memory, layout);
+    for (const auto& [interp, wanted] : idents) {
+        auto names = ThreadNameReader(memory, layout, objects).names(interp, wanted, warnings);
+        for (auto& t : *threads) {
+            if (t.interp != interp) continue;
+            auto it = names.find(t.thread_ident);
+            if (it != names.end()) t.python_name = it->second;
+        }
+    }
+}
+
 }  // namespace triage::cpython

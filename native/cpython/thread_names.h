@@ -21,6 +21,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "analysis.h"
 #include "cpython/layout.h"
 #include "cpython/objects.h"
 #include "memory.h"
@@ -56,5 +57,11 @@ class ThreadNameReader {
     mutable std::unordered_map<uint64_t, std::optional<uint64_t>> key_index_;
     mutable std::unordered_map<uint64_t, uint64_t> cached_keys_;
 };
+
+// Gives each thread its threading name, interpreter by interpreter (each has its own threading
+// module). A pass of its own, after the walk: a live process is already running again by then
+// (a name read a moment late is still the thread's name; the stall stays short).
+void nameThreads(const Memory& memory, const Layout& layout, std::vector<PyThreadInfo>* threads,
+                 std::vector<std::string>* warnings);
 
 }  // namespace triage::cpython
