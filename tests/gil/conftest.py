@@ -16,9 +16,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "native"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from nativekit import interpreters  # noqa: E402
-from nativekit.processes import Reaper  # noqa: E402
-from nativekit.tools import Tools  # noqa: E402
+from nativekit import (
+    fixtures,  # noqa: E402
+    interpreters,  # noqa: E402
+)
+
+reaper = fixtures.reaper  # session fixtures shared with the other nativekit suite
+tools = fixtures.tools
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -34,17 +38,3 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def reaper(lab: Path) -> Iterator[Reaper]:
-    keeper = Reaper()
-    try:
-        yield keeper
-    finally:
-        keeper.close()
-
-
-@pytest.fixture(scope="session")
-def tools(lab: Path) -> Tools:
-    return Tools(lab / "toolcwd")

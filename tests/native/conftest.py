@@ -20,12 +20,18 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from nativekit import interpreters  # noqa: E402
+from nativekit import (
+    fixtures,  # noqa: E402
+    interpreters,  # noqa: E402
+)
 from nativekit.builds import CxxBuilds  # noqa: E402
 from nativekit.interpreters import Interpreter  # noqa: E402
 from nativekit.labs import CRASH_MODES, CrashCores, Sleepers  # noqa: E402
 from nativekit.processes import Reaper  # noqa: E402
 from nativekit.tools import RETRIED, Tools, pystack_command  # noqa: E402
+
+reaper = fixtures.reaper  # session fixtures shared with the other nativekit suite
+tools = fixtures.tools
 
 KEEP_ENV = "TRIAGE_TEST_KEEP_CORES"
 # What the tests of the crash cores ask triage for (prefetched in this order).
@@ -63,22 +69,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     finally:
         if os.environ.get(KEEP_ENV) != "1":
             shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def reaper(lab: Path) -> Iterator[Reaper]:
-    """Kills every process the session started, even when a test failed (before ``lab`` is
-    removed: it depends on it)."""
-    keeper = Reaper()
-    try:
-        yield keeper
-    finally:
-        keeper.close()
-
-
-@pytest.fixture(scope="session")
-def tools(lab: Path) -> Tools:
-    return Tools(lab / "toolcwd")
 
 
 @pytest.fixture(scope="session")
