@@ -634,8 +634,10 @@ void InterpreterWalker::applyStackActivity(uint64_t interp, int collecting,
             });
         }
     }
-    bool collector_found = std::any_of(activity.begin(), activity.end(),
-                                       [](const StackActivity& a) { return a.collector_on_stack; });
+    size_t claimants = std::count_if(activity.begin(), activity.end(),
+                                     [](const StackActivity& a) { return a.collector_on_stack; });
+    // One collection runs at a time: several threads still claiming it (their stacks could not
+    // be unwound, as with --no-block) are each unknown rather than all "collecting".
     for (size_t i = 0; i < threads->size(); ++i) {
         PyThreadInfo& t = (*threads)[i];
         const StackActivity& a = activity[i];
@@ -646,8 +648,8 @@ void InterpreterWalker::applyStackActivity(uint64_t interp, int collecting,
         }
         if (collecting <= 0) {
             t.gc = collecting;
-        } else if (collector_found) {
-            t.gc = a.collector_on_stack;
+        } else if (claimants > 0) {
+            t.gc = a.collector_on_stack ? (claimants > 1 ? -1 : 1) : 0;
         } else {
             // No stack evidence: the collector runs in the thread that holds the GIL.
             t.gc = t.gil < 0 ? -1 : t.gil == 1;

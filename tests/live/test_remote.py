@@ -104,8 +104,16 @@ def test_thread_collecting_garbage_without_the_gil(
         pytest.skip("the collector's functions are static: invisible without a symbol table")
     for flags in ((), ("--no-block",)):
         document = remote_json(target, tmp_path, *flags)
+        seen = [(t["tid"], t["gc"]) for t in document["threads"]]
         collecting = [t for t in document["threads"] if t["gc"]]
-        assert len(collecting) == 1, [(t["tid"], t["gc"]) for t in document["threads"]]
+        if flags:
+            # Without stopping, nothing can be unwound: a stale collector address on another
+            # thread's stack makes both unknown (None), never both collecting.
+            assert len(collecting) <= 1, (flags, seen)
+            if not collecting:
+                assert [gc for _, gc in seen].count(None) >= 2, (flags, seen)
+                continue
+        assert len(collecting) == 1, (flags, seen)
         assert any(f["function"] == "on_collected" for f in collecting[0]["frames"])
 
 
