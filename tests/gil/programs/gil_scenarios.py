@@ -26,11 +26,16 @@ def ctypes_sleep():
 
 
 def hashing():
+    size = 200 * 1024 * 1024
     if sys.version_info[0] == 2:  # noqa: UP036 - this program runs on 2.7 too
         # 2.7 switches threads every 100 bytecodes, i.e. every ~30 hashes when the hash holds
-        # the GIL (no OpenSSL): the main thread would wait minutes to say "ready".
+        # the GIL (no OpenSSL): the main thread would wait minutes to say "ready". Even at every
+        # bytecode, a hash of 200 MB holds the GIL ~1 s and the hashing thread takes it back at
+        # once (2.7's GIL is not fair): under load the main thread starved for over a minute.
+        # Short hashes give it a chance many times a second.
         sys.setcheckinterval(1)
-    data = b"x" * (200 * 1024 * 1024)
+        size = 4 * 1024 * 1024
+    data = b"x" * size
     started.set()
     while True:
         hashlib.sha256(data).digest()
