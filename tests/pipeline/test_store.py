@@ -9,12 +9,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from triage.errors import StoreError
 from triage.store import PENDING, Crash, open_store
+from triage.store.engine import make_engine
 from triage.store.queue import NewCrash, add_crash, claim, claim_statement
-from triage.store.schema import HEAD, KNOWN, MIGRATIONS, upgrade
+from triage.store.schema import HEAD, KNOWN, MIGRATIONS, current_revision, ensure_schema, upgrade
 
 from .conftest import rows
 
@@ -101,6 +102,26 @@ def test_a_foreign_database_is_refused(tmp_path: Path) -> None:
         connection.execute("CREATE TABLE things (id INTEGER)")
     with pytest.raises(StoreError, match="not a coretriage database"):
         open_store(url(path))
+
+
+def test_a_database_created_by_another_process_midway_is_not_foreign(db_url: str) -> None:
+    """Watchers started together: one reads no version, the other commits its new database
+    before the first lists the tables. The first must find the version, not a foreign database.
+    """
+    engine = make_engine(db_url)
+    created: list[bool] = []
+
+    @event.listens_for(engine, "handle_error")
+    def create_elsewhere(_context: object) -> None:
+        if not created:  # the failed read of the version: another process creates it all now
+            created.append(True)
+            open_store(db_url).close()
+
+    with engine.connect() as connection:
+        assert current_revision(connection) == HEAD
+    ensure_schema(engine)
+    engine.dispose()
+    assert created
 
 
 def test_an_unopenable_database_names_itself(tmp_path: Path) -> None:

@@ -33,7 +33,13 @@ def current_revision(connection: Connection) -> str | None:
         row = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
     except (OperationalError, ProgrammingError):
         connection.rollback()
-        if inspect(connection).get_table_names():
+        tables = inspect(connection).get_table_names()
+        if VERSION_TABLE in tables:
+            # Another process created the database between the SELECT and the listing: its
+            # migration commits every table at once, the version table with them.
+            row = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).first()
+            return row[0] if row else None
+        if tables:
             raise StoreError(
                 f"database {display_name(connection.engine.url)} has tables but is not a "
                 "coretriage database (no schema version)"
