@@ -93,6 +93,9 @@ def tool_env() -> dict[str, str]:
     """The tools' environment: UTF-8, no colors, no network look-ups of debug info."""
     env = dict(os.environ)
     env.pop("DEBUGINFOD_URLS", None)
+    # An installed package has its bytecode compiled (pip writes it at install time): a shell
+    # that forbids writing it would time Python's compiler on every run of the checkout's code.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update({"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", "NO_COLOR": "1"})
     return env
 

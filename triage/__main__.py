@@ -1,8 +1,22 @@
-"""``python -m triage``: the same command line as the ``triage`` console script."""
+"""The program ``triage``: the console script and ``python -m triage`` both run ``launch``."""
 
-import sys
+import gc
 
-from triage.cli import main
+# Importing the command line allocates many objects and no garbage: the collector would only
+# pass over them again and again. ``main`` turns it back on for the long-running commands.
+gc.disable()
+
+
+def launch() -> None:
+    import sys
+
+    from triage.cli import exit_now, main, short_lived
+
+    code = main(collect=True)
+    if short_lived():
+        exit_now(code)
+    sys.exit(code)
+
 
 if __name__ == "__main__":
-    sys.exit(main())
+    launch()

@@ -7,20 +7,20 @@ merges the two stacks into one (``triage.native_merge``).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
 
 from .errors import AnalysisFailed, InputError, TriageError
-from .model import Analysis, Thread
+from .model import Analysis, Thread, replace
 from .native_merge import can_merge, merge, merge_partial
 from .stack import collecting_from_native
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
 if TYPE_CHECKING:
     from types import ModuleType
+    from typing import Literal
 
-NativeMode = Literal["native", "all", "last"]
+    NativeMode = Literal["native", "all", "last"]
 
 NO_PYTHON_HELP = """\
 No Python interpreter state was found in the core. Either the process was not running Python,
@@ -123,7 +123,7 @@ def finish(raw: Analysis, native_mode: NativeMode | None = None) -> Analysis:
         finish_thread(thread, crashed_tid, native_mode, raw.python_version)
         for thread in raw.threads
     )
-    return dataclasses.replace(raw, threads=threads)
+    return replace(raw, threads=threads)
 
 
 def finish_thread(
@@ -139,7 +139,7 @@ def finish_thread(
     """
     crashed = crashed_tid is not None and thread.tid == crashed_tid
     if native_mode is None:
-        return dataclasses.replace(thread, crashed=crashed, native_frames=())
+        return replace(thread, crashed=crashed, native_frames=())
     native = thread.native_frames
     gc = True if collecting_from_native(native) else thread.gc
     frames, warnings, merge_failed = thread.frames, thread.warnings, False
@@ -159,7 +159,7 @@ def finish_thread(
             f"native stack ({len(native)} frames) could not be merged with the Python stack; "
             "Python frames only",
         )
-    return dataclasses.replace(
+    return replace(
         thread,
         frames=frames,
         gc=gc,

@@ -10,12 +10,15 @@ native frame stays, so the output reads as the calls really nested.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 from .model import Frame
 from .stack import base_name
 
-FrameClass = Literal["eval", "ignore", "other"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Literal
+
+    FrameClass = Literal["eval", "ignore", "other"]
 
 # C functions that only pass a Python call along; hidden when frames are merged (as PyStack).
 PLUMBING_PREFIXES = (

@@ -9,14 +9,15 @@ replace the defaults, or turn scrubbing off.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
-from .model import Analysis, CoreInfo, Frame, Thread
+from .model import Analysis, CoreInfo, Frame, Record, Thread, replace
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 REDACTED = "[redacted]"
 
@@ -64,29 +65,52 @@ _PAIR = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class ScrubRules:
-    enabled: bool = True
-    names: tuple[str, ...] = DEFAULT_NAMES
-    patterns: tuple[str, ...] = DEFAULT_PATTERNS
+class ScrubRules(Record):
+    """What is a secret: sensitive names and credential-like values; ENABLED False: nothing."""
 
-    @functools.cached_property
+    __slots__ = ("enabled", "names", "patterns")
+    enabled: bool
+    names: tuple[str, ...]
+    patterns: tuple[str, ...]
+
+    def __init__(
+        self,
+        enabled: bool = True,
+        names: tuple[str, ...] = DEFAULT_NAMES,
+        patterns: tuple[str, ...] = DEFAULT_PATTERNS,
+    ) -> None:
+        object.__setattr__(self, "enabled", enabled)
+        object.__setattr__(self, "names", names)
+        object.__setattr__(self, "patterns", patterns)
+
+    @property
     def name_pattern(self) -> re.Pattern[str] | None:
-        if not self.names:
-            return None
-        alternatives = (
-            re.escape(name)
-            + (f"(?!{_NOT_SECRET_AFTER[name]})" if name in _NOT_SECRET_AFTER else "")
-            for name in self.names
-        )
-        return re.compile("|".join(alternatives), re.IGNORECASE)
+        return _name_pattern(self.names)
 
-    @functools.cached_property
+    @property
     def value_pattern(self) -> re.Pattern[str] | None:
-        return re.compile("|".join(f"(?:{p})" for p in self.patterns)) if self.patterns else None
+        return _value_pattern(self.patterns)
 
     def sensitive(self, name: str) -> bool:
-        return self.name_pattern is not None and bool(self.name_pattern.search(name))
+        pattern = self.name_pattern
+        return pattern is not None and bool(pattern.search(name))
+
+
+# Compiled once per distinct list (the rules are values, rebuilt from each config read).
+@functools.lru_cache(maxsize=16)
+def _name_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not names:
+        return None
+    alternatives = (
+        re.escape(name) + (f"(?!{_NOT_SECRET_AFTER[name]})" if name in _NOT_SECRET_AFTER else "")
+        for name in names
+    )
+    return re.compile("|".join(alternatives), re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=16)
+def _value_pattern(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
 
 
 def rules_from(table: Any, source: str) -> ScrubRules:
@@ -144,23 +168,23 @@ def scrub(analysis: Analysis, rules: ScrubRules | None = None) -> Analysis:
     if core is not None:
         core = _core(core, rules)
     threads = tuple(_thread(thread, rules) for thread in analysis.threads)
-    return dataclasses.replace(analysis, core=core, threads=threads)
+    return replace(analysis, core=core, threads=threads)
 
 
 def _thread(thread: Thread, rules: ScrubRules) -> Thread:
     exception = thread.exception
     if exception is not None and exception.repr:  # an exception's message can quote a secret
-        exception = dataclasses.replace(exception, repr=scrub_text(exception.repr, rules))
+        exception = replace(exception, repr=scrub_text(exception.repr, rules))
     if not any(frame.locals or frame.arguments for frame in thread.frames):
-        return dataclasses.replace(thread, exception=exception)
+        return replace(thread, exception=exception)
     frames = tuple(_frame(f, rules) for f in thread.frames)
-    return dataclasses.replace(thread, frames=frames, exception=exception)
+    return replace(thread, frames=frames, exception=exception)
 
 
 def _frame(frame: Frame, rules: ScrubRules) -> Frame:
     if frame.arguments is None and frame.locals is None:
         return frame
-    return dataclasses.replace(
+    return replace(
         frame,
         arguments=_variables(frame.arguments, rules),
         locals=_variables(frame.locals, rules),
@@ -180,7 +204,7 @@ def _variables(
 
 def _core(core: CoreInfo, rules: ScrubRules) -> CoreInfo:
     argv = core.full_argv
-    return dataclasses.replace(
+    return replace(
         core,
         psargs=scrub_text(core.psargs, rules),
         full_argv=tuple(scrub_text(arg, rules) for arg in argv) if argv is not None else None,

@@ -11,10 +11,9 @@ import functools
 import posixpath
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 
-from .model import Analysis, Frame, FrameKind, GilState, Thread
+from .model import Analysis, Frame, FrameKind, GilState, Record, Thread
 
 # Thread states as PyStack prints them (and as the report and the README name them).
 GIL_LABELS = {
@@ -47,15 +46,17 @@ class Origin(str, Enum):
     NATIVE_LIBRARY = "native-library"  # every other shared library (libc, OpenSSL, ...)
 
 
+# Patterns are kept as text and matched with re.match, which compiles each on first use and
+# keeps it: `triage core` prints a stack without ever needing them.
 # Everything up to these markers is an install location, not part of a module name.
-PACKAGE_ROOTS = re.compile(r".*/(?:site-packages|dist-packages)/")
+PACKAGE_ROOTS = r".*/(?:site-packages|dist-packages)/"
 # The standard library: /usr/lib/python3.12/, /opt/pyenv/versions/3.9.18/lib/python3.9t/...
-STDLIB_ROOT = re.compile(r".*/lib(?:64)?/python\d(?:\.\d+)?[a-z]*/(?:lib-dynload/)?")
-FROZEN = re.compile(r"^<frozen (?P<module>[^>]+)>$")
+STDLIB_ROOT = r".*/lib(?:64)?/python\d(?:\.\d+)?[a-z]*/(?:lib-dynload/)?"
+FROZEN = r"^<frozen (?P<module>[^>]+)>$"
 # Native objects that are the interpreter: libpython3.12.so.1.0, python3.12, python3.12d.
-_INTERPRETER_LIBRARY = re.compile(r"^(?:lib)?python\d*(?:\.\d+)*[dmtu]*(?:\.so[.\d]*)?$")
+_INTERPRETER_LIBRARY = r"^(?:lib)?python\d*(?:\.\d+)*[dmtu]*(?:\.so[.\d]*)?$"
 # Interpreter functions when no library name was recorded (a static python build).
-_INTERPRETER_FUNCTION = re.compile(r"^(?:_?Py[A-Z_]|_Py|slot_tp_|method_vectorcall|cfunction_)")
+_INTERPRETER_FUNCTION = r"^(?:_?Py[A-Z_]|_Py|slot_tp_|method_vectorcall|cfunction_)"
 
 
 def normalized_path(file: str) -> str:
@@ -82,13 +83,13 @@ def frame_origin(frame: Frame, app_roots: Sequence[str] = ()) -> Origin:
 @functools.lru_cache(maxsize=1 << 16)
 def python_origin(file: str | None, app_roots: tuple[str, ...] = ()) -> Origin:
     if not file or file.startswith("<"):
-        return Origin.INTERPRETER if file and FROZEN.match(file) else Origin.APPLICATION
+        return Origin.INTERPRETER if file and re.match(FROZEN, file) else Origin.APPLICATION
     path = normalized_path(file)
     if under(path, app_roots):
         return Origin.APPLICATION
-    if PACKAGE_ROOTS.match(path):
+    if re.match(PACKAGE_ROOTS, path):
         return Origin.THIRD_PARTY
-    if STDLIB_ROOT.match(path):
+    if re.match(STDLIB_ROOT, path):
         return Origin.STDLIB
     return Origin.APPLICATION
 
@@ -97,12 +98,14 @@ def python_origin(file: str | None, app_roots: tuple[str, ...] = ()) -> Origin:
 def native_origin(library: str, library_path: str, function: str) -> Origin:
     name = posixpath.basename(library or library_path)
     if name:
-        if _INTERPRETER_LIBRARY.match(name) or "/lib-dynload/" in library_path:
+        if re.match(_INTERPRETER_LIBRARY, name) or "/lib-dynload/" in library_path:
             return Origin.INTERPRETER  # the stdlib's extension modules are CPython's C code
-        if PACKAGE_ROOTS.match(library_path):
+        if re.match(PACKAGE_ROOTS, library_path):
             return Origin.THIRD_PARTY
         return Origin.NATIVE_LIBRARY
-    return Origin.INTERPRETER if _INTERPRETER_FUNCTION.match(function) else Origin.NATIVE_LIBRARY
+    return (
+        Origin.INTERPRETER if re.match(_INTERPRETER_FUNCTION, function) else Origin.NATIVE_LIBRARY
+    )
 
 
 # --- The interpreter's own native functions ---------------------------------------------------
@@ -143,15 +146,21 @@ class ThreadReason(str, Enum):
     NONE = "no thread has frames"
 
 
-@dataclass(frozen=True)
-class ThreadChoice:
+class ThreadChoice(Record):
+    """The thread an analysis is about (None: no thread has frames), and why."""
+
+    __slots__ = ("thread", "reason")
     thread: Thread | None
     reason: ThreadReason
+
+    def __init__(self, thread: Thread | None, reason: ThreadReason) -> None:
+        object.__setattr__(self, "thread", thread)
+        object.__setattr__(self, "reason", reason)
 
 
 # Innermost native frames of a thread that is blocked, not running: futex waits (locks,
 # conditions, events, joins, queues), sleeps and I/O multiplexing, by their glibc names.
-_BLOCKING = re.compile(
+_BLOCKING = (
     r"^(?:futex_\w+|futex_abstimed_wait\w*|lll_lock_wait\w*|pthread_cond_\w*wait|"
     r"pthread_join|sem_\w*wait|do_futex_wait|"
     r"(?:clock_)?nanosleep|sleep|usleep|poll|ppoll|select|pselect6?|epoll_wait|epoll_pwait2?|"
@@ -159,7 +168,7 @@ _BLOCKING = re.compile(
     r"msgrcv|semop|semtimedop)\b"
 )
 # Without native frames: the Python functions that block until something happens.
-_WAITING_PYTHON = re.compile(
+_WAITING_PYTHON = (
     r"^(?:wait|wait_for|acquire|join|sleep|select|poll|get|recv|recv_into|recvfrom|accept|"
     r"readline|read|communicate|result|_wait_for_tstate_lock|_worker|serve_forever)$"
 )
@@ -177,9 +186,9 @@ def is_waiting(thread: Thread) -> bool:
     innermost = list(reversed(thread.frames))
     natives = [f for f in innermost[:_INNERMOST_EXAMINED] if f.kind is FrameKind.NATIVE]
     if natives:
-        return any(_BLOCKING.match(_glibc_name(f.function)) for f in natives[:6])
+        return any(re.match(_BLOCKING, _glibc_name(f.function)) for f in natives[:6])
     python = next((f for f in innermost if f.kind is FrameKind.PYTHON), None)
-    return python is not None and bool(_WAITING_PYTHON.match(python.function))
+    return python is not None and bool(re.match(_WAITING_PYTHON, python.function))
 
 
 def _glibc_name(function: str) -> str:

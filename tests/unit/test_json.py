@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 from typing import Any
@@ -11,11 +10,20 @@ import pytest
 from coretest.models import model_of
 
 from triage.document import frame_to_json, from_json, to_json, write_json
-from triage.model import Analysis, Frame, FrameKind, GilState, Source, SourceKind, Thread
+from triage.model import (
+    Analysis,
+    Frame,
+    FrameKind,
+    GilState,
+    Source,
+    SourceKind,
+    Thread,
+    replace,
+)
 
 
 def analysis_to_json(analysis: Analysis, error: str | None = None) -> dict[str, Any]:
-    return to_json(dataclasses.replace(analysis, error=error))
+    return to_json(replace(analysis, error=error))
 
 
 def test_document(core_dict: dict[str, Any]) -> None:

@@ -1,13 +1,27 @@
-"""CoreInfo's reading of the signal notes: faults, senders, on-demand cores, crashed thread."""
+"""The model's objects (frozen values) and CoreInfo's reading of the signal notes."""
 
 from __future__ import annotations
 
-import dataclasses
+import copy
+import inspect
+import pickle
 import signal
 
 import pytest
 
-from triage.model import SI_TKILL, SI_USER, Analysis, CoreInfo, Frame, Source, Thread, signal_name
+from triage.model import (
+    SI_TKILL,
+    SI_USER,
+    Analysis,
+    CoreInfo,
+    ExceptionInFlight,
+    Frame,
+    FrameKind,
+    Source,
+    Thread,
+    replace,
+    signal_name,
+)
 
 SI_KERNEL = 0x80
 SEGV_MAPERR = 1
@@ -75,10 +89,30 @@ def test_argv_from_psargs() -> None:
     assert CoreInfo(path="c", pid=1, psargs="python3 -c x ").argv == ("python3", "-c", "x")
 
 
-def test_dataclasses_are_frozen() -> None:
-    frame = Frame(kind="python", function="f", file="a.py", line=1)
-    with pytest.raises(dataclasses.FrozenInstanceError):
+def test_model_objects_are_frozen_values() -> None:
+    frame = Frame(kind=FrameKind.PYTHON, function="f", file="a.py", line=1)
+    with pytest.raises(AttributeError):
         frame.line = 2  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        frame.extra = 1  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        del frame.function
+    moved = replace(frame, line=2)
+    assert (moved.line, frame.line) == (2, 1)
+    assert moved != frame and replace(moved, line=1) == frame
+    assert hash(replace(moved, line=1)) == hash(frame)
+    assert copy.deepcopy(frame) == frame == pickle.loads(pickle.dumps(frame))
+    assert repr(frame).startswith("Frame(kind=<FrameKind.PYTHON: 'python'>, function='f',")
+    with pytest.raises(TypeError):
+        replace(frame, no_such_field=1)
+
+
+def test_every_field_is_an_init_parameter_in_slot_order() -> None:
+    """``replace`` and pickling rebuild through __init__ from the slots: they must agree."""
+    for cls in (Frame, ExceptionInFlight, Thread, CoreInfo, Source, Analysis):
+        parameters = list(inspect.signature(cls.__init__).parameters)[1:]
+        assert parameters == list(cls.__slots__), cls.__name__
+        assert set(cls.__slots__) == set(cls.__annotations__), cls.__name__
 
 
 def test_analysis_helpers() -> None:
@@ -89,6 +123,17 @@ def test_analysis_helpers() -> None:
     assert analysis.python_version_string == "3.9.18"
     assert analysis.crashed_thread is threads[1]
     assert Analysis(source=Source(kind="core", path="c")).python_version_string is None
+
+
+def test_signal_names_written_out_match_this_platform() -> None:
+    for number in range(1, signal.SIGRTMIN):
+        try:
+            expected = signal.Signals(number).name
+        except ValueError:
+            expected = f"SIG{number}"
+        if expected in ("SIGIOT", "SIGPOLL", "SIGCLD"):  # aliases Python may pick
+            expected = {"SIGIOT": "SIGABRT", "SIGPOLL": "SIGIO", "SIGCLD": "SIGCHLD"}[expected]
+        assert signal_name(number) == expected, number
 
 
 def test_signal_numbers_written_out_match_this_platform() -> None:

@@ -133,3 +133,17 @@ def test_escape_sequences_in_source_are_escaped(tmp_path: Path) -> None:
     path = tmp_path / "m.py"
     path.write_bytes(b"s = '\x1b[2J'\n")
     assert _lines(path, 1)[1] == "        s = '\\x1b[2J'"
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"#!/usr/bin/env python\n# coding: latin-1\n", "s = 'café'"),  # line 2 counts
+        (b"#!/usr/bin/env python\n\n# coding: latin-1\n", "s = 'caf\ufffd'"),  # line 3 does not
+    ],
+)
+def test_cookie_only_on_the_first_two_lines(tmp_path: Path, head: bytes, expected: str) -> None:
+    path = tmp_path / "m.py"
+    path.write_bytes(head + b"s = 'caf\xe9'\n")
+    line = len(head.splitlines()) + 1
+    assert SourceCache().line(str(path), line) == expected

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from typing import Any
 
 import pytest
 from coretest.models import model_of
 
-from triage.model import Analysis, CoreInfo, Frame, Source, Thread
+from triage.model import Analysis, CoreInfo, Frame, Source, Thread, replace
 from triage.render.source import SourceCache
 from triage.render.style import Palette
 from triage.render.text import (

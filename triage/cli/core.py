@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import stat
 import sys
-from typing import Any
 
 from ..analysis import NO_PYTHON_HELP, analyze_core
 from ..errors import AnalysisFailed, InputError
-from ..model import Analysis
+from ..model import Analysis, replace
 from ..render.style import color_enabled, escape
 from ..render.text import write_text
 from .options import add_stack_options
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_LISTED_LIBRARIES = 10
 
@@ -78,7 +80,7 @@ def print_analysis(analysis: Analysis, args: argparse.Namespace) -> int:
     if args.json:
         from ..document import write_json  # json is only imported when asked for
 
-        write_json(dataclasses.replace(analysis, error=failure), sys.stdout)
+        write_json(replace(analysis, error=failure), sys.stdout)
     else:
         color = color_enabled(sys.stdout, args.no_color)
         write_text(analysis, sys.stdout, sys.stderr, color, show_warnings=failure is None)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from typing import Any
 
 from ..analysis import analyze_process
 from ..errors import UsageError
-from ..model import Analysis, FrameKind
+from ..model import Analysis, FrameKind, replace
 from .core import print_analysis
 from .options import add_stack_options, pid
 

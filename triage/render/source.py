@@ -69,16 +69,25 @@ class SourceCache:
         return data, True
 
 
+def _may_declare_encoding(data: bytes) -> bool:
+    """A BOM, or "coding" on the first two lines: where PEP 263 puts an encoding cookie."""
+    first = data.find(b"\n")
+    second = data.find(b"\n", first + 1) if first >= 0 else -1
+    head = data if second < 0 else data[:second]
+    return data.startswith(codecs.BOM_UTF8) or b"coding" in head
+
+
 def _decode(data: bytes) -> str:
     """Decode as Python does (BOM, PEP 263 cookie, else UTF-8), never failing."""
-    import tokenize  # only when a source file exists: it is not needed otherwise
-
     encoding = "utf-8"
-    try:
-        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
-        codecs.lookup(encoding)
-    except (SyntaxError, LookupError):
-        encoding = "utf-8"  # bad or unknown cookie, or invalid UTF-8 on the first lines
+    if _may_declare_encoding(data):
+        import tokenize  # only for a file that may declare its encoding: it is slow to import
+
+        try:
+            encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+            codecs.lookup(encoding)
+        except (SyntaxError, LookupError):
+            encoding = "utf-8"  # bad or unknown cookie, or invalid UTF-8 on the first lines
     try:
         return data.decode(encoding, errors="replace")
     except (LookupError, UnicodeError, ValueError):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TextIO
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import TextIO
 
 RESET = "\033[0m"
 # Codes of termcolor, which PyStack's colors.py copies.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TextIO
 
 from ..model import (
     Analysis,
@@ -19,6 +18,10 @@ from ..native_merge import UNMERGEABLE
 from ..stack import status_labels
 from .source import SourceCache
 from .style import Palette, escape
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import TextIO
 
 UNKNOWN_LINE = 0  # PyStack prints "line 0" when the location table has no entry
 

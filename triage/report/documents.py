@@ -6,26 +6,23 @@ so the file says exactly what the page shows; without locals it carries none eit
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from ..document import to_json
-from ..model import Analysis
+from ..model import Analysis, replace
 from .records import CrashRecord
 
 
 def without_locals(analysis: Analysis) -> Analysis:
     threads = tuple(
-        dataclasses.replace(
+        replace(
             thread,
-            frames=tuple(
-                dataclasses.replace(frame, arguments=None, locals=None) for frame in thread.frames
-            ),
+            frames=tuple(replace(frame, arguments=None, locals=None) for frame in thread.frames),
             native_frames=(),
         )
         for thread in analysis.threads
     )
-    return dataclasses.replace(analysis, threads=threads)
+    return replace(analysis, threads=threads)
 
 
 def crash_document(crash: CrashRecord, with_locals: bool = True) -> str | None:

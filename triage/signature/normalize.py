@@ -31,7 +31,7 @@ def python_module(file: str | None, app_roots: Sequence[str] = ()) -> str:
     """The module a source path belongs to, independent of where it was installed."""
     if not file:
         return "<unknown>"
-    frozen = FROZEN.match(file)
+    frozen = re.match(FROZEN, file)
     if frozen:
         return frozen.group("module")
     if file.startswith("<"):  # <string>, <stdin>: no file, keep the marker
@@ -41,7 +41,7 @@ def python_module(file: str | None, app_roots: Sequence[str] = ()) -> str:
     if root is not None:
         return _dotted(path[len(root) :])
     for pattern in (PACKAGE_ROOTS, STDLIB_ROOT):
-        match = pattern.match(path)
+        match = re.match(pattern, path)
         if match:
             return _dotted(path[match.end() :])
     # Application code outside any install location: its directory is a deploy detail (release

@@ -54,11 +54,11 @@ def _die_with_parent(parent: int | None) -> None:
 
 def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
     """Analyze one core; the reply says done/failed and carries the analysis document."""
-    import dataclasses
 
     from ..analysis import analyze_core
     from ..document import to_json
     from ..errors import TriageError
+    from ..model import replace
     from .identity import open_recorded
     from .names import SNAPSHOT_SUFFIX
     from .snapshot import read_snapshot
@@ -88,9 +88,9 @@ def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> d
                     native_mode="all",
                 )
             # The document names the core, not the descriptor it was read through.
-            source = dataclasses.replace(analysis.source, path=request["path"])
-            analysis = dataclasses.replace(analysis, source=source)
-            document = to_json(dataclasses.replace(analysis, error=nothing_usable(analysis)))
+            source = replace(analysis.source, path=request["path"])
+            analysis = replace(analysis, source=source)
+            document = to_json(replace(analysis, error=nothing_usable(analysis)))
     except MemoryError:
         reply["error"] = f"out of memory (limit {_megabytes(limit)} MB beyond the core's size)"
         return reply
