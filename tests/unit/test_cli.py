@@ -265,12 +265,14 @@ def test_python_dash_m(tmp_path: Path) -> None:
 
 
 # What `triage core` and `triage remote` import: what printing a stack needs, nothing of the
-# pipeline (database, templates, file watching) nor shutil (argparse's help width).
+# pipeline (database, templates, file watching), nor shutil (argparse's help width), nor the
+# modules that were a third of their start-up (dataclasses with inspect, ast and dis; typing).
 LIGHT_START = """\
 import json, sys
 from triage.cli import main
 code = main(sys.argv[1:])
-heavy = ("sqlalchemy", "jinja2", "watchdog", "shutil", "triage.store", "triage.report")
+heavy = ("sqlalchemy", "jinja2", "watchdog", "shutil", "triage.store", "triage.report",
+         "dataclasses", "inspect", "typing", "tokenize", "signal")
 print(json.dumps([code, sorted(m for m in sys.modules if m.split(".")[0] in heavy
                                 or m.startswith(heavy))]))
 """

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from ..analysis import analyze_process
 from ..errors import UsageError
 from ..model import Analysis, FrameKind, replace
 from .core import print_analysis
 from .options import add_stack_options, pid
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def register(commands: Any, common: argparse.ArgumentParser) -> None:
