@@ -158,6 +158,7 @@ void ElfFile::indexSymbols() const {
             Elf_Data* data = elf_getdata(scn, nullptr);
             if (data == nullptr) continue;
             size_t count = sh.sh_size / sh.sh_entsize;
+            symbols_.reserve(symbols_.size() + count);
             for (size_t i = 0; i < count; ++i) {
                 GElf_Sym sym;
                 if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr) break;
@@ -167,20 +168,23 @@ void ElfFile::indexSymbols() const {
                     continue;
                 const char* name = elf_strptr(elf_, sh.sh_link, sym.st_name);
                 if (name == nullptr || *name == '\0') continue;
-                symbols_[name] = Symbol{sym.st_value, sym.st_size, type == STT_FUNC};
+                symbols_[std::string_view(name)] =
+                    Symbol{sym.st_value, sym.st_size, type == STT_FUNC};
             }
         }
     }
+    functions_.reserve(symbols_.size());
     for (const auto& [name, sym] : symbols_) {
         if (!sym.function || sym.size == 0) continue;
-        functions_by_base_[name.substr(0, name.find('.'))].emplace_back(sym.value,
-                                                                        sym.value + sym.size);
+        functions_.push_back({name.substr(0, name.find('.')), sym.value, sym.value + sym.size});
     }
+    std::sort(functions_.begin(), functions_.end(),
+              [](const FunctionRange& a, const FunctionRange& b) { return a.base < b.base; });
 }
 
 std::optional<uint64_t> ElfFile::symbol(const std::string& name) const {
     std::call_once(symbols_once_, [this] { indexSymbols(); });
-    auto it = symbols_.find(name);
+    auto it = symbols_.find(std::string_view(name));
     if (it == symbols_.end()) return std::nullopt;
     return it->second.value;
 }
@@ -194,9 +198,10 @@ std::vector<std::pair<uint64_t, uint64_t>> ElfFile::functionRanges(
     for (const auto& name : names) {
         if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
         seen.push_back(name);
-        auto it = functions_by_base_.find(name);
-        if (it != functions_by_base_.end())
-            out.insert(out.end(), it->second.begin(), it->second.end());
+        auto [first, last] = std::equal_range(
+            functions_.begin(), functions_.end(), FunctionRange{name, 0, 0},
+            [](const FunctionRange& a, const FunctionRange& b) { return a.base < b.base; });
+        for (auto it = first; it != last; ++it) out.emplace_back(it->start, it->end);
     }
     return out;
 }

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -84,10 +85,15 @@ class ElfFile {
         uint64_t value, size;
         bool function;
     };
-    mutable std::unordered_map<std::string, Symbol> symbols_;
-    // Function symbols with a size, by name without clone suffixes: [start, end) of each.
-    mutable std::unordered_map<std::string, std::vector<std::pair<uint64_t, uint64_t>>>
-        functions_by_base_;
+    // Names are views into the file's string tables, which live as long as elf_: indexing a
+    // libpython's ~15,000 symbols allocated a string per symbol, the most of a fresh analysis.
+    mutable std::unordered_map<std::string_view, Symbol> symbols_;
+    // Function symbols with a size, sorted by name without clone suffixes: [start, end) of each.
+    struct FunctionRange {
+        std::string_view base;
+        uint64_t start, end;
+    };
+    mutable std::vector<FunctionRange> functions_;
     mutable std::unordered_map<std::string, SectionInfo> sections_;
 };
 
