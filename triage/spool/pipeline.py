@@ -59,11 +59,12 @@ class Pipeline:
         return recover(self.store, stale, self.identity, readable_here, mine)
 
     def dispatch(self) -> int:
-        """Give every idle worker a pending crash it can read; returns how many were started."""
+        """Fill the workers' queues with pending crashes this host can read, several claimed in
+        one transaction; returns how many were given out."""
         if time.monotonic() - self.foreign_since > FOREIGN_RETRY_SECONDS:
             self.foreign.clear()
             self.foreign_since = time.monotonic()
-        jobs = claim(self.store, self.pool.idle, self.identity, readable_here, self.foreign)
+        jobs = claim(self.store, self.pool.room, self.identity, readable_here, self.foreign)
         if not jobs:
             return 0
         with self.store.session() as session:  # what the intake recorded: identity, raw name
