@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from ..document import from_json
 from ..scrub import scrub
@@ -16,7 +16,7 @@ from ..signature import SignatureConfig, compute
 from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
 from ..store.batch import Recorded, record_outcomes
 from ..store.grouping import Outcome
-from ..store.queue import claim, readable_here, recover, worker_identity
+from ..store.queue import claim_jobs, readable_here, recover, worker_identity
 from .events import Log, stderr_log
 from .pool import Job, Result, WorkerPool
 from .verdict import ungroupable
@@ -64,14 +64,10 @@ class Pipeline:
         if time.monotonic() - self.foreign_since > FOREIGN_RETRY_SECONDS:
             self.foreign.clear()
             self.foreign_since = time.monotonic()
-        jobs = claim(self.store, self.pool.room, self.identity, readable_here, self.foreign)
-        if not jobs:
-            return 0
-        with self.store.session() as session:  # what the intake recorded: identity, raw name
-            query = select(Crash.id, Crash.context).where(Crash.id.in_([i for i, _ in jobs]))
-            contexts = {crash_id: context for crash_id, context in session.execute(query)}
-        for crash_id, path in jobs:
-            self.pool.submit(Job(crash_id, path, contexts.get(crash_id)))
+        # With each crash, what the intake recorded: identity, raw name.
+        jobs = claim_jobs(self.store, self.pool.room, self.identity, readable_here, self.foreign)
+        for crash_id, path, context in jobs:
+            self.pool.submit(Job(crash_id, path, context))
         return len(jobs)
 
     def collect(self, timeout: float) -> list[int]:

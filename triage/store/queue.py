@@ -258,6 +258,20 @@ def claim(
     database, each with its own spools): the others stay pending for the hosts that can, and
     their ids are added to SKIP so that the next call does not look at them again.
     """
+    return [
+        (crash_id, path) for crash_id, path, _ in claim_jobs(store, limit, identity, usable, skip)
+    ]
+
+
+def claim_jobs(
+    store: Store,
+    limit: int,
+    identity: str | None = None,
+    usable: Usable | None = None,
+    skip: set[int] | None = None,
+) -> list[tuple[int, str, dict[str, Any] | None]]:
+    """``claim``, with each crash's context (what the worker checks), read in the same
+    transaction: [(id, path, context)]."""
     if limit <= 0:
         return []
     token = f"{identity or worker_identity()}#{next(_claims)}"
@@ -273,11 +287,11 @@ def claim(
     with store.session() as session:
         session.execute(claim_statement(limit, token, wanted))
         rows = session.execute(
-            select(Crash.id, Crash.path)
+            select(Crash.id, Crash.path, Crash.context)
             .where(Crash.claimed_by == token, Crash.status == ANALYZING)
             .order_by(Crash.id)
         )
-        return [(row.id, row.path) for row in rows]
+        return [(row.id, row.path, row.context) for row in rows]
 
 
 def _usable_pending(
