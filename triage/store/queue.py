@@ -469,15 +469,6 @@ def _release(store: Store, crash_id: int, claimed_by: str | None, attempts: int)
         return int(getattr(result, "rowcount", 0) or 0)
 
 
-def still_claimed(store: Store, crash_id: int, identity: str) -> bool:
-    """Whether CRASH_ID is still being analyzed under a claim of IDENTITY (this process)."""
-    with store.session() as session:
-        owner = session.scalar(
-            select(Crash.claimed_by).where(Crash.id == crash_id, Crash.status == ANALYZING)
-        )
-    return owner is not None and owner.split("#", 1)[0] == identity
-
-
 def retry_failed(store: Store, paths: list[str] | None = None) -> int:
     """Queue failed crashes again (all, or those of PATHS); returns how many."""
     condition = Crash.status == FAILED
