@@ -192,6 +192,25 @@ def test_a_result_whose_claim_was_taken_back_is_dropped_alone(
     assert sum(group["count"] for group in groups) == len(ids) - 1
 
 
+def test_a_batch_whose_claims_were_all_taken_back_changes_nothing(
+    db_url: str, analyses: list[tuple[Path, dict[str, Any]]]
+) -> None:
+    store = open_store(db_url)
+    cores = [core for core, _ in analyses]
+    ids = _queue(store, cores[:2], [None, None])
+    with store.session() as session:
+        session.execute(update(Crash).values(claimed_by="elsewhere:1:2:3#9"))
+    before = rows(db_url)
+    outcomes = [
+        (i, outcome_of(r, CONFIG)) for i, r in zip(ids, _results(ids, [a for _, a in analyses]))
+    ]
+    recorded = record_outcomes(store, worker_identity(), outcomes)
+    store.close()
+    assert [(entry.crash_id, entry.recorded) for entry in recorded] == [(i, False) for i in ids]
+    assert rows(db_url) == before
+    assert rows(db_url, "SELECT * FROM groups") == []
+
+
 def test_a_worker_killed_with_jobs_queued_fails_only_the_one_it_ran(
     cores: dict[str, list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

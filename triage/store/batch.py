@@ -86,8 +86,9 @@ def record_outcomes(
             _count(session, counted)
         for crash in values:  # counting-only keys must not reach the UPDATE
             del crash["_seen"], crash["_host"]
-        # ORM bulk UPDATE by primary key: one executemany per set of columns written.
-        session.execute(update(Crash), values)
+        if values:  # (an empty parameter list would be a statement without parameters)
+            # ORM bulk UPDATE by primary key: one executemany per set of columns written.
+            session.execute(update(Crash), values)
     found = {v["id"]: v.get("group_id") for v in values}
     answers = []
     for crash_id, _ in outcomes:
