@@ -253,16 +253,21 @@ def test_ingest_killed_between_claim_and_record_leaves_the_batch_recoverable(
         paths.append(str(target))
     args = [PYTHON, "-m", "triage", "ingest", *paths, "--db", db_url, "--workers", "2"]
     env = dict(os.environ, **{FAULT_VARIABLE: "hang:core."})
-    process = subprocess.Popen(
-        [*args, "--no-report"], cwd=tmp_path, env=env, stderr=subprocess.DEVNULL
-    )
+    log = tmp_path / "killed.log"
+    with open(log, "wb") as stream:
+        process = subprocess.Popen([*args, "--no-report"], cwd=tmp_path, env=env, stderr=stream)
     try:
 
         def claimed() -> list[dict[str, Any]]:
             found = [c for c in rows(db_url) if c["status"] == "analyzing"]
-            return found if len(found) >= 2 * 3 else []  # every worker's queue full
+            # More than one per worker: jobs queued behind both (the claims come as the
+            # workers' queues run low, so not always all 6 before the kill).
+            return found if len(found) >= 4 else []
 
-        batch = wait_until(claimed, 120, "a batch claimed")
+        try:
+            batch = wait_until(claimed, 120, "a batch claimed")
+        except AssertionError as exc:  # with what the ingest said
+            raise AssertionError(f"{exc}: {log.read_text(errors='replace')}") from None
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
