@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from coretest.pgserver import Cluster
 
+from triage.spool.pool import QUEUE_DEPTH
 from triage.store.schema import HEAD
 
 from .conftest import PYTHON, rows, wait_until
@@ -147,10 +148,13 @@ def test_three_hosts_start_together_one_is_killed_and_nothing_is_lost_or_doubled
     assert all(c["status"] == "done" for c in crashes), [c["error"] for c in crashes]
     for crash in crashes:  # the host of the spool the core came from
         assert crash["host"] == Path(crash["path"]).parent.name
+    # Those the victim had claimed: the one it was analyzing and those queued behind it.
     attempts = {c["path"]: c["attempts"] for c in crashes}
-    assert attempts.pop(stuck) == 2, logs  # the one the victim was analyzing
-    assert set(attempts.values()) == {1}, logs
-    assert "resumed 1 crash(es)" in logs, logs
+    assert attempts[stuck] == 2, logs
+    assert set(attempts.values()) == {1, 2}, logs
+    resumed = sum(count == 2 for count in attempts.values())
+    assert 1 <= resumed <= QUEUE_DEPTH
+    assert f"resumed {resumed} crash(es)" in logs, logs
     assert "Traceback" not in logs, logs
     groups = rows(pg_url, "SELECT * FROM groups")
     assert len(groups) == 3 and sum(g["count"] for g in groups) == len(paths)  # counted once

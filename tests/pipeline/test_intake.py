@@ -180,16 +180,17 @@ def _fake_core(path: Path, size: int) -> bytes:
 
 
 def test_ingest_hashes_ahead_only_what_stays_the_same(store: Store, tmp_path: Path) -> None:
-    """`triage ingest` hashes the next core while it records the current one; a core changed
+    """`triage ingest` hashes the next cores while it records the current ones; a core changed
     in between is hashed again, never recorded with the hash of its former content."""
     from triage.cli.ingest import _Feed
 
     paths = [tmp_path / f"core.{n}" for n in range(4)]
     contents = [_fake_core(path, 100_000 + n) for n, path in enumerate(paths)]
     feed = _Feed(store, [str(path) for path in paths], "host-1")
-    assert feed()  # core.0 recorded, core.1 being hashed
-    assert feed.ahead is not None and feed.ahead[0] == str(paths[1])
-    feed.ahead[2].result()
+    feed.BATCH = 1  # one core per call: the test changes core.1 after core.0's turn
+    assert feed()  # core.0 recorded, the next ones being hashed
+    assert str(paths[0]) not in feed.ahead
+    feed.ahead[str(paths[1])][1].result()
     contents[1] = _fake_core(paths[1], 200_000)  # another file (and size) under that name
     while feed():
         pass

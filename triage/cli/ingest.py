@@ -74,13 +74,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 class _Feed:
-    """Records the CORE arguments one at a time, between the pool's turns.
+    """Records the CORE arguments a batch at a time, between the pool's turns.
 
-    The content hash of the next core (reading all of it: most of the intake's time) is
-    computed in a thread while this one is recorded and the pool is served (hashlib and reads
-    release the GIL). It is used only if the file is still the one that was hashed (same
-    device, inode, size and mtime); otherwise the file is examined again.
+    The content hashes of the next cores (reading all of each: most of the intake's time) are
+    computed in a thread while earlier ones are recorded and the pool is served (hashlib and
+    reads release the GIL). Each call records the next core and those after it whose hashes
+    are ready, in one transaction: the first batches are small, so that analysis starts at
+    once, and later ones grow to what the hashing thread has got ahead. A hash is used only if
+    the file is still the one that was hashed (same device, inode, size and mtime); otherwise
+    the file is examined again.
     """
+
+    BATCH = 32  # cores recorded per transaction at most
+    AHEAD = 32  # cores hashed ahead at most
 
     def __init__(self, store: Any, cores: list[str], host: str) -> None:
         self.store = store
@@ -89,53 +95,65 @@ class _Feed:
         self.total = len(cores)
         self.ids: list[int] = []
         self.missing = 0
-        self.ahead: tuple[str, tuple[int, int, int, int], Future[Any]] | None = None
-        self.current: tuple[str, tuple[int, int, int, int], Future[Any]] | None = None
+        # Path -> the identity of the file hashed and the hash under way.
+        self.ahead: dict[str, tuple[tuple[int, int, int, int], Future[Any]]] = {}
+        self.queued = 0  # cores (from the end of self.cores) handed to the hashing thread
         self.executor: ThreadPoolExecutor | None = None
 
     def __call__(self) -> bool:
-        from ..spool.intake import ingest_file
+        from ..spool.intake import ingest_files
 
         if not self.cores:
             return False
-        core = self.cores.pop()
-        self.current, self.ahead = self.ahead, None  # this core's, if it was hashed ahead
-        self._hash_next()
-        if not os.path.lexists(core):
-            print(f"triage: error: {core}: no such file", file=sys.stderr)
-            self.missing += 1
-        else:
-            intake = ingest_file(self.store, core, host=self.host, examine_file=self._examined)
-            if intake.crash_id is not None:
-                self.ids.append(intake.crash_id)
+        self._hash_ahead()
+        batch = [self.cores.pop()]
+        while self.cores and len(batch) < self.BATCH and self._hashed(self.cores[-1]):
+            batch.append(self.cores.pop())
+        self.queued = max(0, self.queued - len(batch))
+        present = []
+        for core in batch:
+            if os.path.lexists(core):
+                present.append(core)
+            else:
+                print(f"triage: error: {core}: no such file", file=sys.stderr)
+                self.missing += 1
+        if present:
+            intakes = ingest_files(self.store, present, host=self.host, examine_file=self._examined)
+            self.ids.extend(i.crash_id for i in intakes if i.crash_id is not None)
+        for core in batch:
+            self.ahead.pop(os.path.abspath(core), None)
         if not self.cores and self.executor is not None:
             self.executor.shutdown(wait=False)
             self.executor = None
         return bool(self.cores)
 
-    def _hash_next(self) -> None:
-        """Start examining the next core (a regular file), the current one's turn being used."""
+    def _hashed(self, core: str) -> bool:
+        ahead = self.ahead.get(os.path.abspath(core))
+        return ahead is not None and ahead[1].done()
+
+    def _hash_ahead(self) -> None:
+        """Start examining the next cores (regular files) that are not under way yet."""
         from ..spool.intake import examine, identity_key
 
-        if not self.cores:
-            return
-        path = os.path.abspath(self.cores[-1])
-        try:
-            info = os.stat(path)
-        except OSError:
-            return
-        if not stat.S_ISREG(info.st_mode):
-            return
-        if self.executor is None:
-            self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-hash")
-        self.ahead = (path, identity_key(info), self.executor.submit(examine, path, info, True))
+        while self.queued < min(self.AHEAD, len(self.cores)):
+            self.queued += 1
+            path = os.path.abspath(self.cores[-self.queued])
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode) or path in self.ahead:
+                continue
+            if self.executor is None:
+                self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-hash")
+            self.ahead[path] = (identity_key(info), self.executor.submit(examine, path, info, True))
 
     def _examined(self, path: str, info: os.stat_result, follow: bool) -> Any:
         from ..spool.intake import examine, identity_key
 
-        ahead, self.current = self.current, None
-        if ahead is not None and follow and ahead[0] == path and ahead[1] == identity_key(info):
-            return ahead[2].result()
+        ahead = self.ahead.pop(path, None)
+        if ahead is not None and follow and ahead[0] == identity_key(info):
+            return ahead[1].result()
         return examine(path, info, follow)
 
 

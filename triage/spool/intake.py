@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..store import Store
-from ..store.queue import NewCrash, add_crash, find_known
+from ..store.queue import FileKey, NewCrash, add_crashes, find_known, find_known_many
 from .coredump import metadata as coredump_metadata
 from .identity import IDENTITY_KEY, identity_of
 from .names import (
@@ -67,9 +67,71 @@ def ingest_file(
 
     HOST is the crash's host unless its sidecar names one. EXAMINE_FILE replaces ``examine``.
     """
-    path = os.path.abspath(path)
+    return ingest_files(store, [path], spool_root, host, examine_file)[0]
+
+
+def ingest_files(
+    store: Store,
+    paths: list[str],
+    spool_root: str | None = None,
+    host: str | None = None,
+    examine_file: Examine | None = None,
+) -> list[Intake]:
+    """Record PATHS as ``ingest_file`` records each, in two transactions for all of them
+    (`triage ingest` knows its files up front): one finds those already known, one records
+    the others. Returns one Intake per path, in order."""
+    looked = [_look(store, os.path.abspath(path), spool_root) for path in paths]
+    regular = [(i, item) for i, item in enumerate(looked) if isinstance(item, _Regular)]
+    again: dict[int, int] = {}  # index -> index of the same file earlier in PATHS
+    if regular:
+        keys: list[FileKey] = [_file_key(item) for _, item in regular]
+        with store.session() as session:
+            known = find_known_many(session, keys)
+        earlier: dict[FileKey, int] = {}
+        for (i, item), key in zip(regular, keys):
+            if key in known:
+                looked[i] = Intake(item.path, "known", known[key])
+            elif key in earlier:  # known once the first is recorded
+                again[i] = earlier[key]
+            else:
+                earlier[key] = i
+                looked[i] = (examine_file or examine)(item.path, item.info, spool_root is None)
+    news = [(i, item) for i, item in enumerate(looked) if isinstance(item, NewCrash)]
+    for _, new in news:
+        new.host = new.host or host  # a sidecar's host wins
+    added = add_crashes(store, [new for _, new in news]) if news else []
+    for (i, new), (crash_id, created) in zip(news, added):
+        looked[i] = _intake(new, crash_id, created)
+    for i, first in again.items():
+        looked[i] = _again(paths[i], looked[first])
+    return [item for item in looked if isinstance(item, Intake)]
+
+
+def _file_key(item: _Regular) -> FileKey:
+    return (stored_path(item.path), item.info.st_size, item.info.st_mtime_ns)
+
+
+def _again(path: str, first: Intake | NewCrash | _Regular) -> Intake:
+    """A file given twice: known when its first mention was recorded, else as that was."""
+    assert isinstance(first, Intake)
+    if first.outcome in ("queued", "failed"):
+        return Intake(os.path.abspath(path), "known", first.crash_id)
+    return Intake(os.path.abspath(path), first.outcome, first.crash_id, first.error)
+
+
+@dataclass(frozen=True)
+class _Regular:
+    """A file to examine (hash) unless it is known already."""
+
+    path: str
+    info: os.stat_result
+
+
+def _look(store: Store, path: str, spool_root: str | None) -> Intake | NewCrash | _Regular:
+    """What PATH is, from its name and lstat: to ignore, to record as failed, or to examine.
+    Only a collector's lone record touches the database here (rare)."""
     if spool_root is not None and is_record(path, spool_root):
-        return _dropped(store, path, host)
+        return _dropped(store, path)
     if spool_root is not None and not is_candidate(path, spool_root):
         return Intake(path, "ignored")
     try:
@@ -77,34 +139,26 @@ def ingest_file(
     except FileNotFoundError:
         return Intake(path, "ignored", error="vanished before it could be read")
     except OSError as exc:
-        return _record(store, NewCrash(path=stored_path(path), error=_cannot("stat", exc)), host)
+        return NewCrash(path=stored_path(path), error=_cannot("stat", exc))
     if stat.S_ISLNK(info.st_mode):
         try:
             os.stat(path)
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                return _record(
-                    store, _facts(path, info, error="symbolic link loop: not followed"), host
-                )
+                return _facts(path, info, error="symbolic link loop: not followed")
             if spool_root is None:
-                return _record(
-                    store, _facts(path, info, error=f"broken link: {exc.strerror}"), host
-                )
+                return _facts(path, info, error=f"broken link: {exc.strerror}")
         if spool_root is not None:
             target = os.path.realpath(path)
             if not inside(target, os.path.realpath(spool_root)):
                 error = f"symbolic link to {target}, outside the spool: not followed"
-                return _record(store, _facts(path, info, error=error), host)
+                return _facts(path, info, error=error)
             return Intake(path, "ignored", error="symbolic link inside the spool: target counts")
         info = os.stat(path)
-    with store.session() as session:
-        known = find_known(session, stored_path(path), info.st_size, info.st_mtime_ns)
-    if known is not None:
-        return Intake(path, "known", known)
-    return _record(store, (examine_file or examine)(path, info, spool_root is None), host)
+    return _Regular(path, info)
 
 
-def _dropped(store: Store, record: str, host: str | None = None) -> Intake:
+def _dropped(store: Store, record: str) -> Intake | NewCrash:
     """A collector's sidecar without its core, saying why the core was not kept (e.g. the rate
     limit): a failed crash, so that crashes over a limit are counted too. Any other lone
     sidecar is ignored (its core has not arrived yet, or never will)."""
@@ -127,7 +181,7 @@ def _dropped(store: Store, record: str, host: str | None = None) -> Intake:
     error = f"core not kept by the collector: {outcome[len('dropped: ') :]}"
     new = _facts(core, info, error=error)
     new.size, new.context = 0, {**(new.context or {}), "_record": os.path.basename(record)}
-    return _record(store, new, host)
+    return new
 
 
 def identity_key(info: os.stat_result) -> tuple[int, int, int, int]:
@@ -246,9 +300,7 @@ def _cannot(what: str, exc: OSError) -> str:
     return f"cannot {what}: {exc.strerror or exc}"
 
 
-def _record(store: Store, new: NewCrash, host: str | None = None) -> Intake:
-    new.host = new.host or host  # a sidecar's host wins
-    crash_id, created = add_crash(store, new)
+def _intake(new: NewCrash, crash_id: int, created: bool) -> Intake:
     if not created:  # the same content under another name (the same file was found before)
         return Intake(new.path, "duplicate", crash_id)
     if new.error is not None:

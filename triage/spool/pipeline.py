@@ -8,14 +8,15 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from ..document import from_json
 from ..scrub import scrub
 from ..signature import SignatureConfig, compute
 from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
-from ..store.grouping import Outcome, record_outcome
-from ..store.queue import claim, readable_here, recover, still_claimed, worker_identity
+from ..store.batch import Recorded, record_outcomes
+from ..store.grouping import Outcome
+from ..store.queue import claim_jobs, readable_here, recover, worker_identity
 from .events import Log, stderr_log
 from .pool import Job, Result, WorkerPool
 from .verdict import ungroupable
@@ -23,6 +24,9 @@ from .verdict import ungroupable
 # Pending cores another host's spool holds are not looked at again for this long (a shared
 # spool may show a file later than the database does).
 FOREIGN_RETRY_SECONDS = 30.0
+# Results recorded per transaction at most: one transaction for everything a collect returns,
+# but not an unbounded one after the database was away for a while.
+RECORD_BATCH = 64
 
 
 class Pipeline:
@@ -55,27 +59,26 @@ class Pipeline:
         return recover(self.store, stale, self.identity, readable_here, mine)
 
     def dispatch(self) -> int:
-        """Give every idle worker a pending crash it can read; returns how many were started."""
+        """Fill the workers' queues with pending crashes this host can read, several claimed in
+        one transaction; returns how many were given out."""
         if time.monotonic() - self.foreign_since > FOREIGN_RETRY_SECONDS:
             self.foreign.clear()
             self.foreign_since = time.monotonic()
-        jobs = claim(self.store, self.pool.idle, self.identity, readable_here, self.foreign)
-        if not jobs:
-            return 0
-        with self.store.session() as session:  # what the intake recorded: identity, raw name
-            query = select(Crash.id, Crash.context).where(Crash.id.in_([i for i, _ in jobs]))
-            contexts = {crash_id: context for crash_id, context in session.execute(query)}
-        for crash_id, path in jobs:
-            self.pool.submit(Job(crash_id, path, contexts.get(crash_id)))
+        # With each crash, what the intake recorded: identity, raw name.
+        jobs = claim_jobs(self.store, self.pool.room, self.identity, readable_here, self.foreign)
+        for crash_id, path, context in jobs:
+            self.pool.submit(Job(crash_id, path, context))
         return len(jobs)
 
     def collect(self, timeout: float) -> list[int]:
         """Record the results that arrive within TIMEOUT; returns their crash ids."""
         self.unrecorded.extend(self.pool.collect(timeout))
-        done = []
+        done: list[int] = []
         while self.unrecorded:
-            self.finish(self.unrecorded[0])  # StoreError: kept for the next attempt
-            done.append(self.unrecorded.pop(0).crash_id)
+            batch = self.unrecorded[:RECORD_BATCH]
+            self.finish(batch)  # StoreError: the whole batch is kept for the next attempt
+            del self.unrecorded[: len(batch)]
+            done.extend(result.crash_id for result in batch)
         return done
 
     def keep(self, seconds: float, stop: threading.Event) -> None:
@@ -87,34 +90,40 @@ class Pipeline:
         while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
             self.unrecorded.extend(self.pool.collect(min(left, 0.2)))
 
-    def finish(self, result: Result) -> None:
-        if not still_claimed(self.store, result.crash_id, self.identity):
+    def finish(self, results: list[Result]) -> None:
+        """Record RESULTS in one transaction, then say what became of each."""
+        outcomes = [(result.crash_id, outcome_of(result, self.config)) for result in results]
+        recorded = record_outcomes(self.store, self.identity, outcomes)
+        for (_, outcome), entry in zip(outcomes, recorded):
+            self._report(outcome, entry)
+
+    def _report(self, outcome: Outcome, entry: Recorded) -> None:
+        crash_id, group = entry.crash_id, entry.group_id
+        if not entry.recorded:
             # Taken back as stale by another watcher, which analyzes it again: recording this
             # result too would count the crash twice.
             self.log(
-                f"crash {result.crash_id}: claim taken back by another watcher; dropped",
+                f"crash {crash_id}: claim taken back by another watcher; dropped",
                 "dropped",
-                crash=result.crash_id,
+                crash=crash_id,
             )
             return
-        outcome = outcome_of(result, self.config)
-        group = record_outcome(self.store, result.crash_id, outcome)
-        self.finished.append(result.crash_id)
+        self.finished.append(crash_id)
         signature = outcome.signature.text if outcome.signature else None
         if outcome.status == DONE:
             self.log(
-                f"crash {result.crash_id} done: group {group}: {signature}",
+                f"crash {crash_id} done: group {group}: {signature}",
                 "done",
-                crash=result.crash_id,
+                crash=crash_id,
                 group=group,
                 signature=signature,
             )
         else:
             where = f" (group {group}: {signature})" if group is not None else ""
             self.log(
-                f"crash {result.crash_id} failed: {outcome.error}{where}",
+                f"crash {crash_id} failed: {outcome.error}{where}",
                 "failed",
-                crash=result.crash_id,
+                crash=crash_id,
                 error=outcome.error,
             )
 

@@ -1,9 +1,16 @@
 """A pool of worker processes, each analyzing one core at a time under time and memory limits.
 
 Workers are long-lived (start-up is paid once, not per core) and separate processes (started
-fresh with ``python -m``, not forked from a multi-threaded watcher). A worker that exceeds the
-time limit is killed; one that dies is noticed by its closed pipe. Either way its core gets a
-failed result with the reason, a new worker takes its place, and the others carry on.
+fresh with ``python -m``, not forked from a multi-threaded watcher). Each holds a short queue
+of jobs (written ahead on its stdin), so that it starts the next core as soon as it answers
+the last, without waiting for the parent to record the answer and send more: results arrive
+in batches and the parent records them together.
+
+A job's time limit runs from when its worker starts it (the answer to the job before it was
+read), not from when it was queued. A worker that exceeds the time limit is killed; one that
+dies is noticed by its closed pipe. Either way the job it was running gets a failed result with
+the reason, a new worker takes its place with the jobs that were queued behind it (neither
+lost nor run twice), and the others carry on.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import selectors
 import subprocess
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +29,9 @@ from ..model import signal_name
 from .limits import DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIME_LIMIT
 
 READ_CHUNK = 1 << 16
+# Jobs per worker at most (the one it runs and those queued behind it): enough that a worker
+# never waits for the parent, few enough that a watcher killed outright leaves little claimed.
+QUEUE_DEPTH = 3
 
 
 @dataclass(frozen=True)
@@ -45,9 +56,13 @@ class Result:
 @dataclass
 class _Worker:
     process: subprocess.Popen[bytes]
-    job: Job | None = None
-    deadline: float = 0.0
+    jobs: deque[Job] = field(default_factory=deque)  # the first is the one running
+    deadline: float = 0.0  # the running job's
     buffer: bytearray = field(default_factory=bytearray)
+
+    @property
+    def job(self) -> Job | None:
+        return self.jobs[0] if self.jobs else None
 
 
 class WorkerPool:
@@ -57,8 +72,10 @@ class WorkerPool:
         time_limit: float = DEFAULT_TIME_LIMIT,
         memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
         lib_search_root: str | None = None,
+        depth: int = QUEUE_DEPTH,
     ) -> None:
         self.size = max(1, size)
+        self.depth = max(1, depth)
         self.time_limit = time_limit
         self.memory_limit = memory_limit_mb << 20 if memory_limit_mb else None
         self.lib_search_root = os.path.abspath(lib_search_root) if lib_search_root else None
@@ -87,15 +104,26 @@ class WorkerPool:
         return worker
 
     @property
-    def idle(self) -> int:
-        return sum(1 for worker in self.workers if worker.job is None)
+    def room(self) -> int:
+        """How many more jobs the workers' queues take; 0 while every worker has more than one
+        ahead (claiming a few at a time costs more than claiming several at once)."""
+        if all(len(worker.jobs) > 1 for worker in self.workers):
+            return 0
+        return sum(self.depth - len(worker.jobs) for worker in self.workers)
 
     @property
     def busy(self) -> int:
-        return len(self.workers) - self.idle
+        """Jobs running or queued."""
+        return sum(len(worker.jobs) for worker in self.workers)
 
     def submit(self, job: Job) -> None:
-        worker = next(worker for worker in self.workers if worker.job is None)
+        worker = min(self.workers, key=lambda worker: len(worker.jobs))
+        worker.jobs.append(job)
+        if len(worker.jobs) == 1:
+            worker.deadline = time.monotonic() + self.time_limit
+        self._send(worker, job)
+
+    def _send(self, worker: _Worker, job: Job) -> None:
         request = {
             "id": job.crash_id,
             "path": os.path.abspath(job.path),
@@ -104,8 +132,6 @@ class WorkerPool:
             "lib_search_root": self.lib_search_root,
             "memory_limit": self.memory_limit,
         }
-        worker.job = job
-        worker.deadline = time.monotonic() + self.time_limit
         assert worker.process.stdin is not None
         try:
             worker.process.stdin.write(json.dumps(request).encode() + b"\n")
@@ -148,15 +174,18 @@ class WorkerPool:
             worker.buffer = bytearray(rest)
             reply = json.loads(line)
             if worker.job is not None and reply.get("id") == worker.job.crash_id:
-                job = worker.job
+                job = worker.jobs.popleft()
                 results.append(Result(job.crash_id, reply.get("analysis"), reply.get("error")))
-                worker.job = None
+                # The worker went on to the next job when it answered: its time starts now.
+                worker.deadline = time.monotonic() + self.time_limit
         return results
 
     def _replace(self, worker: _Worker, reason: str | None) -> Result:
-        """Fail the worker's job with REASON (or why it died) and start a new worker."""
+        """Fail the worker's running job with REASON (or why it died) and start a new worker
+        with the jobs that were queued behind it."""
         assert worker.job is not None
-        job = worker.job
+        job = worker.jobs.popleft()
+        queued = list(worker.jobs)
         if worker.process.poll() is None:
             worker.process.kill()
         code = worker.process.wait()
@@ -166,13 +195,18 @@ class WorkerPool:
                 if code < 0
                 else f"the worker exited with status {code} during the analysis"
             )
-        self._restart(worker)
+        replacement = self._restart(worker)
+        for queued_job in queued:
+            replacement.jobs.append(queued_job)
+            self._send(replacement, queued_job)
+        replacement.deadline = time.monotonic() + self.time_limit
         return Result(job.crash_id, None, reason)
 
-    def _restart(self, worker: _Worker) -> None:
+    def _restart(self, worker: _Worker) -> _Worker:
         self._discard(worker)
         index = self.workers.index(worker)
         self.workers[index] = self._spawn()
+        return self.workers[index]
 
     def _discard(self, worker: _Worker) -> None:
         assert worker.process.stdout is not None
@@ -188,7 +222,8 @@ class WorkerPool:
         worker.process.wait()
 
     def in_flight(self) -> list[Job]:
-        return [worker.job for worker in self.workers if worker.job is not None]
+        """Every job given to a worker and not answered yet, running or queued."""
+        return [job for worker in self.workers for job in worker.jobs]
 
     def close(self) -> None:
         """Stop every worker; jobs still running stay `analyzing` and are resumed next start."""

@@ -108,23 +108,112 @@ def find_known(session: Session, path: str, size: int | None, mtime_ns: int | No
     return session.scalars(query.limit(1)).first()
 
 
+# (path, size, mtime_ns): what tells a file already recorded without reading it.
+FileKey = tuple[str, "int | None", "int | None"]
+
+
+def find_known_many(session: Session, keys: list[FileKey]) -> dict[FileKey, int]:
+    """``find_known`` of many files in one query: {key: crash id} of those recorded."""
+    query = (
+        select(Crash.id, Crash.path, Crash.size, Crash.mtime_ns)
+        .where(Crash.path.in_({path for path, _, _ in keys}))
+        .order_by(Crash.id)
+    )
+    found: dict[FileKey, int] = {}
+    for row in session.execute(query):
+        found.setdefault((row.path, row.size, row.mtime_ns), row.id)
+    return {key: found[key] for key in keys if key in found}
+
+
 def add_crash(store: Store, new: NewCrash) -> tuple[int, bool]:
     """Record a file; returns (crash id, created). The same content twice is one crash."""
+    return add_crashes(store, [new])[0]
+
+
+def add_crashes(store: Store, news: list[NewCrash]) -> list[tuple[int, bool]]:
+    """Record files in one transaction; returns (crash id, created) for each, in order. The
+    same content twice (in the database already, or twice in NEWS) is one crash."""
     with store.session() as session:
+        answers: list[tuple[int, bool] | None] = [None] * len(news)
+        existing = _existing_many(session, news)
+        fresh: list[tuple[int, Crash]] = []
+        first: dict[tuple[str, ...], int] = {}  # content or file key -> index of its first
+        for index, new in enumerate(news):
+            found = next((existing[k] for k in _keys(new) if k in existing), None)
+            earlier = next((first[k] for k in _keys(new) if k in first), None)
+            if found is not None:
+                answers[index] = (found, False)
+            elif earlier is None:
+                fresh.append((index, _row(new)))
+                first.update({k: index for k in _keys(new)})
+        if fresh:
+            _insert(session, news, fresh, answers)
+        for index, new in enumerate(news):  # the same content as one inserted just before
+            if answers[index] is None:
+                earlier = next(first[k] for k in _keys(new) if k in first)
+                answer = answers[earlier]
+                assert answer is not None
+                answers[index] = (answer[0], False)
+        return [answer for answer in answers if answer is not None]
+
+
+def _keys(new: NewCrash) -> list[tuple[str, ...]]:
+    """What makes a file the same crash as another: its content, or being the same file."""
+    keys: list[tuple[str, ...]] = [("file", new.path, str(new.size), str(new.mtime_ns))]
+    if new.sha256 is not None:
+        keys.insert(0, ("sha256", new.sha256))
+    return keys
+
+
+def _existing_many(session: Session, news: list[NewCrash]) -> dict[tuple[str, ...], int]:
+    """The crashes already recorded with the content or as the file of any of NEWS, by key."""
+    found: dict[tuple[str, ...], int] = {}
+    hashes = {new.sha256 for new in news if new.sha256 is not None}
+    if hashes:
+        query = select(Crash.id, Crash.sha256).where(Crash.sha256.in_(hashes))
+        for crash_id, sha in session.execute(query):
+            found[("sha256", str(sha))] = crash_id
+    files = find_known_many(session, [(new.path, new.size, new.mtime_ns) for new in news])
+    found.update({("file", p, str(size), str(mtime)): i for (p, size, mtime), i in files.items()})
+    return found
+
+
+def _insert(
+    session: Session,
+    news: list[NewCrash],
+    fresh: list[tuple[int, Crash]],
+    answers: list[tuple[int, bool] | None],
+) -> None:
+    """Insert the new rows together; when another watcher recorded some of the same content
+    meanwhile (a unique violation), one at a time, each checked again."""
+    try:
+        with session.begin_nested():
+            session.add_all([crash for _, crash in fresh])
+            session.flush()
+        for index, crash in fresh:
+            answers[index] = (crash.id, True)
+        return
+    except IntegrityError:
+        pass
+    for index, _ in fresh:
+        answers[index] = _add_one(session, news[index])
+
+
+def _add_one(session: Session, new: NewCrash) -> tuple[int, bool]:
+    existing = _existing(session, new)
+    if existing is not None:
+        return existing, False
+    crash = _row(new)
+    session.add(crash)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:  # another watcher recorded the same content just now
         existing = _existing(session, new)
-        if existing is not None:
-            return existing, False
-        crash = _row(new)
-        session.add(crash)
-        try:
-            with session.begin_nested():
-                session.flush()
-        except IntegrityError:  # another watcher recorded the same content just now
-            existing = _existing(session, new)
-            if existing is None:
-                raise
-            return existing, False
-        return crash.id, True
+        if existing is None:
+            raise
+        return existing, False
+    return crash.id, True
 
 
 def _existing(session: Session, new: NewCrash) -> int | None:
@@ -169,6 +258,20 @@ def claim(
     database, each with its own spools): the others stay pending for the hosts that can, and
     their ids are added to SKIP so that the next call does not look at them again.
     """
+    return [
+        (crash_id, path) for crash_id, path, _ in claim_jobs(store, limit, identity, usable, skip)
+    ]
+
+
+def claim_jobs(
+    store: Store,
+    limit: int,
+    identity: str | None = None,
+    usable: Usable | None = None,
+    skip: set[int] | None = None,
+) -> list[tuple[int, str, dict[str, Any] | None]]:
+    """``claim``, with each crash's context (what the worker checks), read in the same
+    transaction: [(id, path, context)]."""
     if limit <= 0:
         return []
     token = f"{identity or worker_identity()}#{next(_claims)}"
@@ -184,11 +287,11 @@ def claim(
     with store.session() as session:
         session.execute(claim_statement(limit, token, wanted))
         rows = session.execute(
-            select(Crash.id, Crash.path)
+            select(Crash.id, Crash.path, Crash.context)
             .where(Crash.claimed_by == token, Crash.status == ANALYZING)
             .order_by(Crash.id)
         )
-        return [(row.id, row.path) for row in rows]
+        return [(row.id, row.path, row.context) for row in rows]
 
 
 def _usable_pending(
@@ -364,15 +467,6 @@ def _release(store: Store, crash_id: int, claimed_by: str | None, attempts: int)
             .execution_options(synchronize_session=False)
         )
         return int(getattr(result, "rowcount", 0) or 0)
-
-
-def still_claimed(store: Store, crash_id: int, identity: str) -> bool:
-    """Whether CRASH_ID is still being analyzed under a claim of IDENTITY (this process)."""
-    with store.session() as session:
-        owner = session.scalar(
-            select(Crash.claimed_by).where(Crash.id == crash_id, Crash.status == ANALYZING)
-        )
-    return owner is not None and owner.split("#", 1)[0] == identity
 
 
 def retry_failed(store: Store, paths: list[str] | None = None) -> int:

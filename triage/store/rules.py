@@ -39,3 +39,38 @@ def _set(session: Session, rule: GroupingRule) -> None:
     rule.created_at = utcnow()
     session.add(rule)
     session.flush()
+
+
+def merge_targets(session: Session, hashes: list[str]) -> dict[str, str | None]:
+    """``merge_target`` of each of HASHES, reading the rules of all of them at once (one query
+    per step along the longest chain, not one per hash and step)."""
+    rules: dict[str, GroupingRule | None] = {}
+    wanted = set(hashes)
+    for _ in range(MAX_CHAIN + 1):
+        wanted -= set(rules)
+        if not wanted:
+            break
+        found = session.scalars(select(GroupingRule).where(GroupingRule.hash.in_(wanted)))
+        rules.update({rule.hash: rule for rule in found})
+        rules.update({h: None for h in wanted if h not in rules})
+        wanted = {rule.target for rule in rules.values() if rule is not None and rule.target}
+    return {h: _follow(rules, h) for h in hashes}
+
+
+def _merges(rule: GroupingRule | None) -> bool:
+    return rule is not None and rule.action == MERGE and rule.target is not None
+
+
+def _follow(rules: dict[str, GroupingRule | None], signature_hash: str) -> str | None:
+    """The chain of merges from SIGNATURE_HASH, cut as ``merge_target`` cuts it."""
+    target = None
+    current = signature_hash
+    seen = {current}
+    for _ in range(MAX_CHAIN):
+        rule = rules.get(current)
+        if rule is None or not _merges(rule) or rule.target in seen:
+            break
+        assert rule.target is not None
+        target = current = rule.target
+        seen.add(current)
+    return target
