@@ -25,7 +25,6 @@ from triage.spool.pool import Job, Result, WorkerPool
 from triage.spool.worker import FAULT_VARIABLE, handle
 from triage.store import Crash, Group, Store, open_store
 from triage.store.batch import record_outcomes
-from triage.store.grouping import record_outcome
 from triage.store.models import RESOLVED, utcnow
 from triage.store.queue import NewCrash, add_crash, claim, worker_identity
 from triage.store.rules import add_merge
@@ -90,7 +89,7 @@ def _queue(
         )
         ids.append(add_crash(store, new)[0])
     claimed = claim(store, len(ids), worker_identity())
-    assert sorted(crash_id for crash_id, _ in claimed) == sorted(ids)
+    assert sorted(crash_id for crash_id, _, _ in claimed) == sorted(ids)
     return ids
 
 
@@ -152,12 +151,11 @@ def test_a_batch_records_what_one_at_a_time_records(
 
 
 def _record(store: Store, results: list[Result], batched: bool) -> None:
+    """All in one transaction, or each in its own (a batch of one: the reference)."""
     outcomes = [(result.crash_id, outcome_of(result, CONFIG)) for result in results]
-    if batched:
-        assert all(e.recorded for e in record_outcomes(store, worker_identity(), outcomes))
-        return
-    for crash_id, outcome in outcomes:
-        record_outcome(store, crash_id, outcome)
+    batches = [outcomes] if batched else [[outcome] for outcome in outcomes]
+    for batch in batches:
+        assert all(e.recorded for e in record_outcomes(store, worker_identity(), batch))
 
 
 def test_a_result_whose_claim_was_taken_back_is_dropped_alone(

@@ -170,12 +170,14 @@ class Database:
     def _count(self, session: Any, group_id: int, crash: Any) -> None:
         """As the store counts a crash into its group: the count and the breakdowns."""
         from triage.store import Group
-        from triage.store.grouping import count_facets
+        from triage.store.batch import count_facets
+        from triage.store.models import FACET_KINDS
 
         group = session.get(Group, group_id)
         assert group is not None
         group.count += 1
-        count_facets(session, group_id, crash)
+        columns = {kind: getattr(crash, kind) for kind in FACET_KINDS}
+        count_facets(session, {group_id: [{**columns, "_host": crash.host}]})
 
     def close(self) -> None:
         self.store.close()

@@ -1,10 +1,10 @@
 """Recording the outcomes of many analyses in one transaction.
 
-What ``grouping.record_outcome`` does for one crash, done for a batch: one SELECT locks the
-batch's crash rows and says which are still this watcher's, the groups are looked up together,
-and counts, breakdowns and crash rows are written with one statement per kind (executemany)
-instead of a dozen ORM round trips per crash. The result is the same as recording the
-outcomes one after the other in the batch's order.
+The one way analyses are recorded: one SELECT locks the batch's crash rows and says which are
+still this watcher's, the groups are looked up together, and counts, breakdowns and crash rows
+are written with one statement per kind (executemany) instead of a dozen ORM round trips per
+crash. The result is the same as recording the outcomes one after the other, each in a batch
+of its own, in the batch's order (a test compares the two).
 
 On PostgreSQL the rows are locked in a fixed order (crashes, then groups, by id) so that
 watchers recording batches at the same time wait for each other instead of deadlocking; a
@@ -149,7 +149,7 @@ def _groups_of(session: Session, signatures: list[Signature]) -> dict[str, int]:
 
 
 def _crash_values(row: Any, outcome: Outcome, groups: dict[str, int]) -> dict[str, Any]:
-    """The columns record_outcome writes for this crash (the same, and only those)."""
+    """The columns an outcome writes to its crash's row (and, with ``_``, what counting needs)."""
     values: dict[str, Any] = {
         "id": row.id,
         "status": outcome.status,
@@ -203,7 +203,7 @@ def _count(session: Session, crashes: list[dict[str, Any]]) -> None:
         .execution_options(populate_existing=True)
     ).all()
     _count_groups(session, by_group)
-    _count_facets(session, by_group)
+    count_facets(session, by_group)
     for group in locked:
         _note_releases(group, by_group[group.id])
 
@@ -244,8 +244,10 @@ def _count_groups(session: Session, by_group: dict[int, list[dict[str, Any]]]) -
     session.connection().execute(statement, params)
 
 
-def _count_facets(session: Session, by_group: dict[int, list[dict[str, Any]]]) -> None:
-    """Add the crashes' executables, Python versions, hosts and releases to the breakdowns."""
+def count_facets(session: Session, by_group: dict[int, list[dict[str, Any]]]) -> None:
+    """Add the crashes' executables, Python versions, hosts and releases to the breakdowns.
+
+    BY_GROUP: group id -> the crashes' columns (``_host``: the host, which is not rewritten)."""
     added: dict[FacetKey, int] = {}
     for group_id, crashes in by_group.items():
         for crash in crashes:
@@ -323,8 +325,8 @@ def _add_one(session: Session, key: FacetKey, count: int) -> None:
 
 
 def _note_releases(group: Group, crashes: list[dict[str, Any]]) -> None:
-    """Widen the group's first/last release; flag a resolved group that crashes again (as
-    ``releases.note_release`` does, crash after crash)."""
+    """Widen the group's first/last release; flag a resolved group that crashes again (crash
+    after crash, in the batch's order)."""
     for crash in crashes:
         release = crash["release"]
         if release:

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    case,
     delete,
     func,
     insert,
     literal,
-    or_,
     select,
     true,
     update,
@@ -22,11 +17,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..document import from_json, to_json
+from ..document import from_json
 from ..model import Analysis
 from ..signature import Signature
 from ..signature.generator import HANG as HANG_PREFIX
-from ..stack import informativeness
 from ..versions import version_key
 from . import Store
 from .models import (
@@ -38,10 +32,8 @@ from .models import (
     Crash,
     Group,
     GroupFacet,
-    UTCDateTime,
     utcnow,
 )
-from .releases import note_release, release_of
 from .rules import merge_target
 
 RESIGN_BATCH = 500
@@ -90,94 +82,6 @@ def group_for(session: Session, signature: Signature) -> Group:
             raise
         return found
     return group
-
-
-def count_in(session: Session, group: Group, seen: datetime | None) -> None:
-    """Add one crash seen at SEEN; one UPDATE, so that concurrent writers never lose a count."""
-    values: dict[str, Any] = {"count": Group.count + 1}
-    if seen is not None:
-        at = literal(seen, UTCDateTime())
-        # CASE rather than LEAST/GREATEST or min/max(a, b): the same SQL on every backend.
-        values["first_seen"] = case(
-            (or_(Group.first_seen.is_(None), Group.first_seen > at), at), else_=Group.first_seen
-        )
-        values["last_seen"] = case(
-            (or_(Group.last_seen.is_(None), Group.last_seen < at), at), else_=Group.last_seen
-        )
-    session.execute(
-        update(Group)
-        .where(Group.id == group.id)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def count_facets(session: Session, group_id: int, crash: Crash) -> None:
-    """Add the crash's executable, Python version and host to its group's breakdowns."""
-    for kind in FACET_KINDS:
-        value = getattr(crash, kind)
-        if not value:
-            continue
-        key = (GroupFacet.group_id == group_id, GroupFacet.kind == kind, GroupFacet.value == value)
-        if _increment(session, key):
-            continue
-        try:
-            with session.begin_nested():
-                session.add(GroupFacet(group_id=group_id, kind=kind, value=value, count=1))
-                session.flush()
-        except IntegrityError:  # a concurrent writer created it: count on it
-            _increment(session, key)
-
-
-def _increment(session: Session, key: tuple[ColumnElement[bool], ...]) -> bool:
-    result = session.execute(
-        update(GroupFacet)
-        .where(*key)
-        .values(count=GroupFacet.count + 1)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
-def record_outcome(store: Store, crash_id: int, outcome: Outcome) -> int | None:
-    """Store the analysis of a claimed crash and count it in its group; returns the group id."""
-    with store.session() as session:
-        crash = session.get(Crash, crash_id)
-        if crash is None:
-            return None
-        crash.status = outcome.status
-        crash.error = outcome.error
-        crash.analyzed_at = utcnow()
-        crash.claimed_by = None
-        if outcome.analysis is not None:
-            crash.analysis = to_json(outcome.analysis)
-            _fill_from_analysis(crash, outcome.analysis)
-        crash.release = crash.release or release_of(crash.context)
-        group_id = None
-        if outcome.signature is not None:
-            group = group_for(session, outcome.signature)
-            crash.signature = outcome.signature.text
-            crash.signature_hash = outcome.signature.hash
-            crash.rules_version = outcome.signature.rules_version
-            crash.group_id = group.id
-            count_in(session, group, crash.crashed_at or crash.received_at)
-            count_facets(session, group.id, crash)
-            note_release(session, group.id, crash)
-            group_id = group.id
-        return group_id
-
-
-def _fill_from_analysis(crash: Crash, analysis: Analysis) -> None:
-    core = analysis.core
-    # A collector's sidecar knows the executable better (the core may name a wrapper).
-    crash.executable = (
-        crash.executable or analysis.source.executable or (core.execfn if core else None)
-    )
-    crash.python_version = analysis.python_version_string
-    crash.signal = core.signal_name if core is not None else None
-    crash.pid = core.pid if core is not None else None
-    crash.kind = HANG if analysis.is_snapshot else CRASH
-    crash.quality = informativeness(analysis)
 
 
 @dataclass

@@ -6,10 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from ..versions import version_key
-from .models import REGRESSED, RESOLVED, Crash, Group
+from .models import Group
 
 # Sidecar keys that name the application's release, in order of preference. When a sidecar
 # has none, the executable's build id (a collector records it) still tells builds apart.
@@ -32,27 +30,6 @@ def release_of(context: Mapping[str, Any] | None) -> str | None:
 
 def later(release: str, than: str) -> bool:
     return version_key(release) > version_key(than)
-
-
-def note_release(session: Session, group_id: int, crash: Crash) -> None:
-    """Widen the group's first/last release; flag a resolved group that crashes again.
-
-    The group's row is locked (PostgreSQL) so that concurrent writers compare against what the
-    other wrote; SQLite serializes writers anyway.
-    """
-    group = session.get(Group, group_id, with_for_update=True, populate_existing=True)
-    if group is None:
-        return
-    release = crash.release
-    if release:
-        if group.first_release is None or later(group.first_release, release):
-            group.first_release = release
-        if group.last_release is None or later(release, group.last_release):
-            group.last_release = release
-    if group.status == RESOLVED and regresses(
-        group, release, crash.crashed_at or crash.received_at
-    ):
-        group.status = REGRESSED
 
 
 def regresses(group: Group, release: str | None, seen: datetime | None) -> bool:

@@ -12,16 +12,7 @@ MAX_CHAIN = 16  # merges of merges; a longer chain (or a loop) is cut there
 
 def merge_target(session: Session, signature_hash: str) -> str | None:
     """The hash whose group crashes of SIGNATURE_HASH join, None when they keep their own."""
-    target = None
-    current = signature_hash
-    seen = {current}
-    for _ in range(MAX_CHAIN):
-        rule = session.scalars(select(GroupingRule).where(GroupingRule.hash == current)).first()
-        if rule is None or rule.action != MERGE or rule.target is None or rule.target in seen:
-            break
-        target = current = rule.target
-        seen.add(current)
-    return target
+    return merge_targets(session, [signature_hash])[signature_hash]
 
 
 def add_merge(session: Session, source_hash: str, target_hash: str) -> None:
@@ -42,7 +33,7 @@ def _set(session: Session, rule: GroupingRule) -> None:
 
 
 def merge_targets(session: Session, hashes: list[str]) -> dict[str, str | None]:
-    """``merge_target`` of each of HASHES, reading the rules of all of them at once (one query
+    """The merge target of each of HASHES, reading the rules of all of them at once (one query
     per step along the longest chain, not one per hash and step)."""
     rules: dict[str, GroupingRule | None] = {}
     wanted = set(hashes)
@@ -57,20 +48,15 @@ def merge_targets(session: Session, hashes: list[str]) -> dict[str, str | None]:
     return {h: _follow(rules, h) for h in hashes}
 
 
-def _merges(rule: GroupingRule | None) -> bool:
-    return rule is not None and rule.action == MERGE and rule.target is not None
-
-
 def _follow(rules: dict[str, GroupingRule | None], signature_hash: str) -> str | None:
-    """The chain of merges from SIGNATURE_HASH, cut as ``merge_target`` cuts it."""
+    """The end of the chain of merges from SIGNATURE_HASH (cut at MAX_CHAIN or a loop)."""
     target = None
     current = signature_hash
     seen = {current}
     for _ in range(MAX_CHAIN):
         rule = rules.get(current)
-        if rule is None or not _merges(rule) or rule.target in seen:
+        if rule is None or rule.action != MERGE or rule.target is None or rule.target in seen:
             break
-        assert rule.target is not None
         target = current = rule.target
         seen.add(current)
     return target
