@@ -148,7 +148,7 @@ def test_cores_this_host_cannot_read_stay_pending_for_the_others(
     # Another host's file under the same path: same name, other content and size.
     (tmp_path / "core.namesake").write_bytes(b"\x7fELF another host's file")
     skip: set[int] = set()
-    claimed = claim(store, 3, usable=readable_here, skip=skip)
+    claimed = [(i, path) for i, path, _ in claim(store, 3, usable=readable_here, skip=skip)]
     # Its own, and one another machine recorded in a spool both see (the same file).
     assert claimed == [(mine, str(tmp_path / "core.mine")), (shared, str(tmp_path / "core.shared"))]
     assert skip == {foreign, changed}

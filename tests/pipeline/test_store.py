@@ -161,7 +161,7 @@ def assert_exclusive_claims(db: str, crashes: int = 200, claimers: int = 3) -> N
             batch = claim(store, 3, identity="test:" + sys.argv[1])
             if not batch:
                 break
-            taken += [crash_id for crash_id, _ in batch]
+            taken += [crash_id for crash_id, _, _ in batch]
         print(" ".join(map(str, taken)))
         """
     )
@@ -178,7 +178,7 @@ def test_claim_takes_the_oldest_pending_first(db_url: str) -> None:
     store = open_store(db_url)
     for number in range(3):
         add_crash(store, NewCrash(path=f"/spool/core.{number}", sha256=f"{number:064x}"))
-    assert [path for _, path in claim(store, 2)] == ["/spool/core.0", "/spool/core.1"]
+    assert [path for _, path, _ in claim(store, 2)] == ["/spool/core.0", "/spool/core.1"]
     with store.session() as session:
         assert session.get(Crash, 3).status == PENDING  # type: ignore[union-attr]
     store.close()

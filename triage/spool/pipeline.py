@@ -16,7 +16,7 @@ from ..signature import SignatureConfig, compute
 from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
 from ..store.batch import Recorded, record_outcomes
 from ..store.grouping import Outcome
-from ..store.queue import claim_jobs, readable_here, recover, worker_identity
+from ..store.queue import claim, readable_here, recover, worker_identity
 from .events import Log, stderr_log
 from .pool import Job, Result, WorkerPool
 from .verdict import ungroupable
@@ -65,7 +65,7 @@ class Pipeline:
             self.foreign.clear()
             self.foreign_since = time.monotonic()
         # With each crash, what the intake recorded: identity, raw name.
-        jobs = claim_jobs(self.store, self.pool.room, self.identity, readable_here, self.foreign)
+        jobs = claim(self.store, self.pool.room, self.identity, readable_here, self.foreign)
         for crash_id, path, context in jobs:
             self.pool.submit(Job(crash_id, path, context))
         return len(jobs)

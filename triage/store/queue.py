@@ -251,27 +251,14 @@ def claim(
     identity: str | None = None,
     usable: Usable | None = None,
     skip: set[int] | None = None,
-) -> list[tuple[int, str]]:
-    """Take up to LIMIT pending crashes, oldest first: [(id, path)].
+) -> list[tuple[int, str, dict[str, Any] | None]]:
+    """Take up to LIMIT pending crashes, oldest first: [(id, path, context)], the context (what
+    the worker checks) read in the same transaction.
 
     With USABLE, only crashes whose file this process can read (several hosts share the
     database, each with its own spools): the others stay pending for the hosts that can, and
     their ids are added to SKIP so that the next call does not look at them again.
     """
-    return [
-        (crash_id, path) for crash_id, path, _ in claim_jobs(store, limit, identity, usable, skip)
-    ]
-
-
-def claim_jobs(
-    store: Store,
-    limit: int,
-    identity: str | None = None,
-    usable: Usable | None = None,
-    skip: set[int] | None = None,
-) -> list[tuple[int, str, dict[str, Any] | None]]:
-    """``claim``, with each crash's context (what the worker checks), read in the same
-    transaction: [(id, path, context)]."""
     if limit <= 0:
         return []
     token = f"{identity or worker_identity()}#{next(_claims)}"
