@@ -266,7 +266,7 @@ def test_python_dash_m(tmp_path: Path) -> None:
 
 # What `triage core` and `triage remote` import: what printing a stack needs, nothing of the
 # pipeline (database, templates, file watching), nor shutil (argparse's help width), nor the
-# modules that were a third of their start-up (dataclasses with inspect, ast and dis; typing).
+# modules that were over a quarter of their start-up (dataclasses with inspect, ast, dis; typing).
 LIGHT_START = """\
 import json, sys
 from triage.cli import main
