@@ -178,8 +178,7 @@ void ElfFile::indexSymbols() const {
         if (!sym.function || sym.size == 0) continue;
         functions_.push_back({name.substr(0, name.find('.')), sym.value, sym.value + sym.size});
     }
-    std::sort(functions_.begin(), functions_.end(),
-              [](const FunctionRange& a, const FunctionRange& b) { return a.base < b.base; });
+    std::sort(functions_.begin(), functions_.end(), byBase);
 }
 
 std::optional<uint64_t> ElfFile::symbol(const std::string& name) const {
@@ -198,9 +197,8 @@ std::vector<std::pair<uint64_t, uint64_t>> ElfFile::functionRanges(
     for (const auto& name : names) {
         if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
         seen.push_back(name);
-        auto [first, last] = std::equal_range(
-            functions_.begin(), functions_.end(), FunctionRange{name, 0, 0},
-            [](const FunctionRange& a, const FunctionRange& b) { return a.base < b.base; });
+        auto [first, last] = std::equal_range(functions_.begin(), functions_.end(),
+                                              FunctionRange{name, 0, 0}, byBase);
         for (auto it = first; it != last; ++it) out.emplace_back(it->start, it->end);
     }
     return out;

@@ -93,6 +93,7 @@ class ElfFile {
         std::string_view base;
         uint64_t start, end;
     };
+    static bool byBase(const FunctionRange& a, const FunctionRange& b) { return a.base < b.base; }
     mutable std::vector<FunctionRange> functions_;
     mutable std::unordered_map<std::string, SectionInfo> sections_;
 };
