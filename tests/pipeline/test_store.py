@@ -7,9 +7,10 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 
 from triage.errors import StoreError
 from triage.store import PENDING, Crash, open_store
@@ -41,11 +42,73 @@ def test_models_match_the_migrations(db_url: str) -> None:
 
     from triage.store import Base
 
-    store = open_store(db_url)
-    with store.engine.connect() as connection:
+    engine = create_engine(db_url)
+    upgrade(engine)  # built by the migrations (a new database is not: see below)
+    with engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    store.close()
+    engine.dispose()
     assert differences == []
+
+
+def _schema(url: str) -> dict[str, Any]:
+    """Everything the database says of its tables (column order aside: migrations append)."""
+    engine = create_engine(url)
+    found: dict[str, Any] = {}
+    inspector = inspect(engine)
+    for table in inspector.get_table_names():
+        columns = inspector.get_columns(table)
+        found[table] = {
+            "columns": sorted(
+                (c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in columns
+            ),
+            "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "indexes": sorted(
+                (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+            ),
+            "unique": sorted(
+                tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)
+            ),
+            "foreign keys": sorted(
+                (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                for f in inspector.get_foreign_keys(table)
+            ),
+        }
+        with engine.connect() as connection:
+            if table == "alembic_version":
+                found[table]["rows"] = connection.execute(text(f"SELECT * FROM {table}")).all()
+    engine.dispose()
+    return found
+
+
+def test_a_new_database_has_the_schema_its_migrations_build(
+    db_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A new database is created from the models without Alembic; an old one is migrated to
+    the same schema, indexes, defaults and version."""
+    if db_url.startswith("sqlite"):
+        migrated = url(tmp_path / "migrated.db")
+    else:
+        cluster = request.getfixturevalue("pg_cluster")
+        name, migrated = cluster.new_database()
+        request.addfinalizer(lambda: cluster.drop_database(name))
+    engine = create_engine(migrated)
+    upgrade(engine, "0001")  # as the first release left it, then migrated by the next open
+    engine.dispose()
+    open_store(migrated).close()
+    store = open_store(db_url)  # new: created
+    store.close()
+    assert _schema(db_url) == _schema(migrated)
+
+
+def test_creating_a_database_does_not_load_alembic(tmp_path: Path) -> None:
+    script = (
+        "import sys; from triage.store import open_store; "
+        f"open_store({url(tmp_path / 'new.db')!r}).close(); "
+        "print(any(name.split('.')[0] == 'alembic' for name in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.stdout.strip() == "False", result.stderr
 
 
 def test_new_database_is_created_in_wal_mode(tmp_path: Path) -> None:

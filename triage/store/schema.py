@@ -1,7 +1,9 @@
 """The schema version, checked on every open; older databases are migrated with Alembic.
 
-Reading the version is one SELECT: Alembic itself (slow to import) is only loaded when the
-database is new or older than this release.
+Reading the version is one SELECT. A new database is created from the models and stamped
+with the newest revision, which is what its migrations build (a test compares the two
+schemas): Alembic itself, a third of a second to import, is only loaded for a database older
+than this release.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def ensure_schema(engine: Engine) -> None:
     if revision == HEAD:
         return
     _refuse_newer(engine, revision)
-    upgrade(engine)
+    if revision is not None or not create(engine):
+        upgrade(engine)
 
 
 def _refuse_newer(engine: Engine, revision: str | None) -> None:
@@ -68,6 +71,30 @@ def _refuse_newer(engine: Engine, revision: str | None) -> None:
             f"database {display_name(engine.url)} has schema revision {revision}, newer than "
             f"this coretriage knows ({HEAD}): upgrade coretriage"
         )
+
+
+def create(engine: Engine) -> bool:
+    """Create a new database at HEAD: the models' tables and the version row, in one locked
+    transaction. False when another process got there first (``upgrade`` then finds the work
+    done, or finishes an older creator's work)."""
+    from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, insert
+
+    from .models import Base
+
+    # Alembic's own version table, as it creates it.
+    version = Table(
+        VERSION_TABLE,
+        MetaData(),
+        Column("version_num", String(32), nullable=False),
+        PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
+    )
+    with _migration_lock(engine) as connection:
+        if _locked_revision(connection) is not None:
+            return False
+        Base.metadata.create_all(connection)
+        version.create(connection)
+        connection.execute(insert(version).values(version_num=HEAD))
+    return True
 
 
 def upgrade(engine: Engine, target: str = HEAD) -> None:
