@@ -10,10 +10,10 @@ gc.disable()
 def launch() -> None:
     import sys
 
-    from triage.cli import exit_now, main, short_lived
+    from triage.cli import exit_now, exits_at_once, main
 
     code = main(collect=True)
-    if short_lived():
+    if exits_at_once():
         exit_now(code)
     sys.exit(code)
 

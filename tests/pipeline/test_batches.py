@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from triage.outcome import Outcome, outcome_from_json
 from triage.signature import SignatureConfig
-from triage.spool.pipeline import Pipeline, outcome_of
+from triage.spool.pipeline import Pipeline
 from triage.spool.pool import Job, Result, WorkerPool
 from triage.spool.worker import FAULT_VARIABLE, handle
 from triage.store import Crash, Group, Store, open_store
@@ -62,12 +63,15 @@ class NoPool:
 
 
 @pytest.fixture(scope="module")
-def analyses(cores: dict[str, list[Path]]) -> list[tuple[Path, dict[str, Any]]]:
-    """Worker replies for real cores: three bugs, the first twice (one group of two)."""
+def analyses(cores: dict[str, list[Path]]) -> list[tuple[Path, Outcome]]:
+    """Worker outcomes for real cores: three bugs, the first twice (one group of two)."""
     chosen = [cores["abort"][0], cores["abort"][1], cores["other_abort"][0], cores["segv"][0]]
-    replies = [(core, handle({"id": 0, "path": str(core)})) for core in chosen]
-    assert all(reply["analysis"] is not None for _, reply in replies)
-    return replies
+    outcomes = [
+        (core, outcome_from_json(handle({"id": 0, "path": str(core)}, config=CONFIG)["outcome"]))
+        for core in chosen
+    ]
+    assert all(outcome.signature is not None for _, outcome in outcomes)
+    return outcomes
 
 
 def _queue(
@@ -93,8 +97,8 @@ def _queue(
     return ids
 
 
-def _results(ids: list[int], replies: list[dict[str, Any]]) -> list[Result]:
-    return [Result(i, reply["analysis"], reply["error"]) for i, reply in zip(ids, replies)]
+def _results(ids: list[int], outcomes: list[Outcome]) -> list[Result]:
+    return [Result(i, outcome) for i, outcome in zip(ids, outcomes)]
 
 
 def _state(url: str) -> dict[str, Any]:
@@ -117,31 +121,31 @@ def _state(url: str) -> dict[str, Any]:
     return {"groups": groups, "facets": facets, "crashes": crashes}
 
 
-def _prepare(store: Store, replies: list[dict[str, Any]]) -> None:
+def _prepare(store: Store, outcomes: list[Outcome]) -> None:
     """A resolved group (for a regression) and a merge rule (one bug joins another's group)."""
-    abort, other = (outcome_of(Result(0, r["analysis"], None), CONFIG) for r in replies[1:3])
+    abort, other = outcomes[1:3]
     assert abort.signature is not None and other.signature is not None
     with store.session() as session:
         add_merge(session, other.signature.hash, abort.signature.hash)
 
 
 def test_a_batch_records_what_one_at_a_time_records(
-    db_url: str, tmp_path: Path, analyses: list[tuple[Path, dict[str, Any]]]
+    db_url: str, tmp_path: Path, analyses: list[tuple[Path, Outcome]]
 ) -> None:
     cores = [core for core, _ in analyses] * 2
-    replies = [reply for _, reply in analyses] * 2
+    outcomes = [reply for _, reply in analyses] * 2
     releases = ["1.9", "1.10", None, "2.0", "1.11", None, "1.8", "2.1"]
     reference_url = f"sqlite:///{tmp_path / 'one-at-a-time.db'}"
     states = []
     for url, batched in ((reference_url, False), (db_url, True)):
         store = open_store(url)
-        _prepare(store, replies)
+        _prepare(store, outcomes)
         first = _queue(store, cores[:4], releases[:4])
-        _record(store, _results(first, replies[:4]), batched)
+        _record(store, _results(first, outcomes[:4]), batched)
         with store.session() as session:  # resolved: the next batch's later release regresses
             session.execute(update(Group).values(status=RESOLVED, resolved_in="1.10"))
         second = _queue(store, cores[4:], releases[4:], 4)
-        _record(store, _results(second, replies[4:]), batched)
+        _record(store, _results(second, outcomes[4:]), batched)
         store.close()
         states.append(_state(url))
     reference, batched_state = states
@@ -152,14 +156,14 @@ def test_a_batch_records_what_one_at_a_time_records(
 
 def _record(store: Store, results: list[Result], batched: bool) -> None:
     """All in one transaction, or each in its own (a batch of one: the reference)."""
-    outcomes = [(result.crash_id, outcome_of(result, CONFIG)) for result in results]
+    outcomes = [(result.crash_id, result.outcome) for result in results]
     batches = [outcomes] if batched else [[outcome] for outcome in outcomes]
     for batch in batches:
         assert all(e.recorded for e in record_outcomes(store, worker_identity(), batch))
 
 
 def test_a_result_whose_claim_was_taken_back_is_dropped_alone(
-    db_url: str, analyses: list[tuple[Path, dict[str, Any]]]
+    db_url: str, analyses: list[tuple[Path, Outcome]]
 ) -> None:
     store = open_store(db_url)
     cores = [core for core, _ in analyses]
@@ -173,7 +177,7 @@ def test_a_result_whose_claim_was_taken_back_is_dropped_alone(
         )
     events = Events()
     pipeline = Pipeline(store, NoPool(), CONFIG, log=events)  # type: ignore[arg-type]
-    pipeline.finish(_results(ids, [reply for _, reply in analyses]))
+    pipeline.finish(_results(ids, [outcome for _, outcome in analyses]))
     store.close()
     assert [(event, fields["crash"]) for event, fields in events.seen] == [
         ("done", ids[0]),
@@ -191,7 +195,7 @@ def test_a_result_whose_claim_was_taken_back_is_dropped_alone(
 
 
 def test_a_batch_whose_claims_were_all_taken_back_changes_nothing(
-    db_url: str, analyses: list[tuple[Path, dict[str, Any]]]
+    db_url: str, analyses: list[tuple[Path, Outcome]]
 ) -> None:
     store = open_store(db_url)
     cores = [core for core, _ in analyses]
@@ -199,9 +203,7 @@ def test_a_batch_whose_claims_were_all_taken_back_changes_nothing(
     with store.session() as session:
         session.execute(update(Crash).values(claimed_by="elsewhere:1:2:3#9"))
     before = rows(db_url)
-    outcomes = [
-        (i, outcome_of(r, CONFIG)) for i, r in zip(ids, _results(ids, [a for _, a in analyses]))
-    ]
+    outcomes = list(zip(ids, [outcome for _, outcome in analyses]))
     recorded = record_outcomes(store, worker_identity(), outcomes)
     store.close()
     assert [(entry.crash_id, entry.recorded) for entry in recorded] == [(i, False) for i in ids]
@@ -235,10 +237,11 @@ def test_a_worker_killed_with_jobs_queued_fails_only_the_one_it_ran(
 
         wait_until(collected, 120, "every job's result")
         assert pool.busy == 0 and pool.in_flight() == []
-    assert results[1].error == "analysis timed out after 4 s"
-    assert results[3].error is not None and "crashed the worker" in results[3].error
+    assert results[1].outcome.error == "analysis timed out after 4 s"
+    crashed = results[3].outcome.error
+    assert crashed is not None and "crashed the worker" in crashed
     for ok in (2, 4):  # queued behind a killed worker: analyzed by its replacement, once
-        assert results[ok].error is None and results[ok].analysis is not None
+        assert results[ok].outcome.error is None and results[ok].outcome.document is not None
 
 
 def test_ingest_killed_between_claim_and_record_leaves_the_batch_recoverable(

@@ -186,13 +186,15 @@ def test_ingest_hashes_ahead_only_what_stays_the_same(store: Store, tmp_path: Pa
 
     paths = [tmp_path / f"core.{n}" for n in range(4)]
     contents = [_fake_core(path, 100_000 + n) for n, path in enumerate(paths)]
-    feed = _Feed(store, [str(path) for path in paths], "host-1")
+    feed = _Feed([str(path) for path in paths], "host-1")
+    feed.store = store
     feed.BATCH = 1  # one core per call: the test changes core.1 after core.0's turn
-    assert feed()  # core.0 recorded, the next ones being hashed
-    assert str(paths[0]) not in feed.ahead
-    feed.ahead[str(paths[1])][1].result()
+    while not feed.ids:
+        assert feed()[0]  # core.0 recorded once hashed, the next ones being hashed
+    assert str(paths[0]) not in feed.hashes
+    feed.hashes[str(paths[1])][1].result()
     contents[1] = _fake_core(paths[1], 200_000)  # another file (and size) under that name
-    while feed():
+    while feed()[0]:
         pass
     assert feed.executor is None
     hashes = [crash(store, crash_id).sha256 for crash_id in feed.ids]

@@ -74,6 +74,23 @@ def test_config_changes_the_rules_version(tmp_path: Path) -> None:
     assert signature.rules_version != RULES_VERSION
 
 
+def test_config_reaches_the_workers_whole(tmp_path: Path) -> None:
+    """Workers sign with the settings the watcher was given, sent to them as JSON."""
+    from triage.signature.config import config_from_json, config_to_json
+
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        'frames = 3\napp_roots = ["/srv"]\nskip_python = ["lib\\\\.retry:"]\n'
+        '[scrub]\nnames = ["pin"]\n'
+    )
+    config = load_config(path)
+    again = config_from_json(json.loads(json.dumps(config_to_json(config))))
+    assert again == config and again.scrub == config.scrub
+    assert again.scrub.sensitive("card_pin") and again.app_roots == ("/srv",)
+    analysis = load("python_abort_basic")["analysis"]
+    assert compute(analysis, again) == compute(analysis, config)
+
+
 @pytest.mark.parametrize(
     "text",
     ["frames = 0\n", "frames = 'x'\n", "unknown = 1\n", "skip_python = ['(']\n", "not toml ["],

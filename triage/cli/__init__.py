@@ -42,6 +42,9 @@ COMMANDS = (
 
 # Commands that analyze once and exit: the collector stays off for their whole (short) run.
 SHORT_LIVED = frozenset({"core", "remote"})
+# Commands that leave without tearing the interpreter down once their work is done and their
+# database closed: freeing the heap of a large `ingest` took a third of a second.
+EXIT_AT_ONCE = SHORT_LIVED | {"ingest"}
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader (e.g. `head`) went away
@@ -147,14 +150,14 @@ def main(argv: list[str] | None = None, *, collect: bool | None = None) -> int:
             gc.enable()
 
 
-def short_lived(argv: Sequence[str] | None = None) -> bool:
-    """The command line runs one of the commands that analyze once and exit."""
+def exits_at_once(argv: Sequence[str] | None = None) -> bool:
+    """The command line runs one of the commands that leave with ``exit_now``."""
     needed = _commands_needed(argv)
-    return len(needed) == 1 and needed[0] in SHORT_LIVED
+    return len(needed) == 1 and needed[0] in EXIT_AT_ONCE
 
 
 def exit_now(code: int) -> NoReturn:
-    """Leave without tearing the interpreter down (its last collection, every module freed,
+    """Leave without tearing the interpreter down (its last collection, every module freed:
     about a tenth of `triage core`'s time): only the output is left to flush."""
     try:
         sys.stdout.flush()

@@ -121,8 +121,9 @@ def _ingest(spool: Path, url: str, reports: str, workers: int | None) -> bool:
     try:
         for path in scan(str(spool)):
             ingest_file(store, path, str(spool))
-        with WorkerPool(workers or os.cpu_count() or 1) as pool:
-            pipeline = Pipeline(store, pool, load_config(None), reports, log=quiet)
+        config = load_config(None)
+        with WorkerPool(workers or os.cpu_count() or 1, config=config) as pool:
+            pipeline = Pipeline(store, pool, config, reports, log=quiet)
             pipeline.drain()
             pipeline.render_reports()
     finally:

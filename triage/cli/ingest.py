@@ -6,6 +6,7 @@ import argparse
 import os
 import stat
 import sys
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -43,8 +44,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..signature import load_config
-    from ..store import open_store
-    from ..store.queue import retry_failed
+    from ..spool.pool import WorkerPool
 
     if args.systemd_coredump:
         found = coredump.cores(args.systemd_coredump)
@@ -55,22 +55,41 @@ def run(args: argparse.Namespace) -> int:
     if not args.cores and not args.retry_failed:
         raise UsageError("give at least one CORE, or --retry-failed")
     config = load_config(args.signature_config)
+    feed = _Feed([] if args.retry_failed else args.cores, options.host_name(args))
+    # The hashing thread and the workers start first: they load on the other CPUs while this
+    # process imports SQLAlchemy and opens the database (a good part of a second).
+    feed.start()
+    workers = args.workers or os.cpu_count() or 1
+    if not args.retry_failed:  # no more workers than cores (a backlog waits for `watch`)
+        workers = min(workers, feed.total)
+    pool = WorkerPool(
+        workers, args.time_limit, args.memory_limit, args.lib_search_root, config=config
+    )
+    with pool:
+        failed = _ingest(args, pool, config, feed)
+    if feed.missing:
+        return EXIT_INPUT
+    return EXIT_ANALYSIS_FAILED if failed else EXIT_OK
+
+
+def _ingest(args: argparse.Namespace, pool: Any, config: Any, feed: _Feed) -> int:
+    """Record, analyze and summarize; returns how many of the cores failed."""
+    from ..store import open_store
+    from ..store.queue import retry_failed
+
     store = open_store(args.db)
+    feed.store = store
     try:
         if args.retry_failed:
             paths = [os.path.abspath(core) for core in args.cores] or None
             print(f"queued {retry_failed(store, paths)} failed crash(es) again", file=sys.stderr)
-        feed = _Feed(store, [] if args.retry_failed else args.cores, options.host_name(args))
-        _analyze(store, config, args, feed)
+        _analyze(store, pool, config, args, feed)
         ids = feed.ids
         if args.retry_failed and args.cores:
             ids = _ids_of(store, [os.path.abspath(core) for core in args.cores])
-        failed = _summarize(store, ids, args.json)
+        return _summarize(store, ids, args.json)
     finally:
         store.close()
-    if feed.missing:
-        return EXIT_INPUT
-    return EXIT_ANALYSIS_FAILED if failed else EXIT_OK
 
 
 class _Feed:
@@ -78,38 +97,54 @@ class _Feed:
 
     The content hashes of the next cores (reading all of each: most of the intake's time) are
     computed in a thread while earlier ones are recorded and the pool is served (hashlib and
-    reads release the GIL). Each call records the next core and those after it whose hashes
-    are ready, in one transaction: the first batches are small, so that analysis starts at
-    once, and later ones grow to what the hashing thread has got ahead. A hash is used only if
-    the file is still the one that was hashed (same device, inode, size and mtime); otherwise
-    the file is examined again.
+    reads release the GIL). A call records, in one transaction, the hashed cores at the head
+    of the line once there is a whole batch of them, or as many as the workers could start at
+    once: batches stay large (a transaction costs more than its rows) without leaving workers
+    idle. A hash is used only if the file is still the one that was hashed (same device,
+    inode, size and mtime); otherwise the file is examined again.
     """
 
     BATCH = 32  # cores recorded per transaction at most
-    AHEAD = 32  # cores hashed ahead at most
+    AHEAD = 2 * BATCH  # cores hashed ahead at most: the next batch is hashed while one waits
 
-    def __init__(self, store: Any, cores: list[str], host: str) -> None:
-        self.store = store
+    def __init__(self, cores: list[str], host: str) -> None:
+        self.store: Any = None  # set once the database is open, before the first call
         self.host = host
-        self.cores = list(reversed(cores))
+        self.waiting = deque(cores)  # not handed to the hashing thread yet
+        self.ahead: deque[str] = deque()  # handed to it (or not regular files), in order
+        # Path -> the identity of the file hashed and the hash under way.
+        self.hashes: dict[str, tuple[tuple[int, int, int, int], Future[Any]]] = {}
+        self.hashed: set[str] = set()  # every path handed to the hashing thread
         self.total = len(cores)
         self.ids: list[int] = []
         self.missing = 0
-        # Path -> the identity of the file hashed and the hash under way.
-        self.ahead: dict[str, tuple[tuple[int, int, int, int], Future[Any]]] = {}
-        self.queued = 0  # cores (from the end of self.cores) handed to the hashing thread
         self.executor: ThreadPoolExecutor | None = None
 
-    def __call__(self) -> bool:
+    def start(self) -> None:
+        """Start hashing the first cores (no database needed for that)."""
+        self._hash_ahead()
+
+    def __call__(self, need: int = 1) -> tuple[bool, int]:
+        """Record the next hashed cores: a whole batch, or (NEED > 0) as soon as NEED are ready.
+        Returns whether any core is left, and how many were recorded."""
+        self._hash_ahead()
+        ahead = len(self.ahead)
+        ready = 0
+        while ready < min(self.BATCH, ahead) and self._ready(self.ahead[ready]):
+            ready += 1
+        if ready and ready >= min(self.BATCH, ahead, need or self.BATCH):
+            self._record([self.ahead.popleft() for _ in range(ready)])
+        else:
+            ready = 0
+        more = bool(self.ahead or self.waiting)
+        if not more and self.executor is not None:
+            self.executor.shutdown(wait=False)
+            self.executor = None
+        return more, ready
+
+    def _record(self, batch: list[str]) -> None:
         from ..spool.intake import ingest_files
 
-        if not self.cores:
-            return False
-        self._hash_ahead()
-        batch = [self.cores.pop()]
-        while self.cores and len(batch) < self.BATCH and self._hashed(self.cores[-1]):
-            batch.append(self.cores.pop())
-        self.queued = max(0, self.queued - len(batch))
         present = []
         for core in batch:
             if os.path.lexists(core):
@@ -121,66 +156,62 @@ class _Feed:
             intakes = ingest_files(self.store, present, host=self.host, examine_file=self._examined)
             self.ids.extend(i.crash_id for i in intakes if i.crash_id is not None)
         for core in batch:
-            self.ahead.pop(os.path.abspath(core), None)
-        if not self.cores and self.executor is not None:
-            self.executor.shutdown(wait=False)
-            self.executor = None
-        return bool(self.cores)
+            self.hashes.pop(os.path.abspath(core), None)
 
-    def _hashed(self, core: str) -> bool:
-        ahead = self.ahead.get(os.path.abspath(core))
-        return ahead is not None and ahead[1].done()
+    def _ready(self, core: str) -> bool:
+        """Hashed, or never to be (not a regular file: examined at once, cheaply)."""
+        entry = self.hashes.get(os.path.abspath(core))
+        return entry is None or entry[1].done()
 
     def _hash_ahead(self) -> None:
-        """Start examining the next cores (regular files) that are not under way yet."""
-        from ..spool.intake import examine, identity_key
+        """Start hashing the next cores (regular files), up to AHEAD of the line's head."""
+        from ..spool.examine import examine, identity_key
 
-        while self.queued < min(self.AHEAD, len(self.cores)):
-            self.queued += 1
-            path = os.path.abspath(self.cores[-self.queued])
+        while self.waiting and len(self.ahead) < self.AHEAD:
+            core = self.waiting.popleft()
+            self.ahead.append(core)
+            path = os.path.abspath(core)
             try:
                 info = os.stat(path)
             except OSError:
                 continue
-            if not stat.S_ISREG(info.st_mode) or path in self.ahead:
-                continue
+            if not stat.S_ISREG(info.st_mode) or path in self.hashed:
+                continue  # a path given twice is known by then: no need to read it again
+            self.hashed.add(path)
             if self.executor is None:
                 self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-hash")
-            self.ahead[path] = (identity_key(info), self.executor.submit(examine, path, info, True))
+            future = self.executor.submit(examine, path, info, True)
+            self.hashes[path] = (identity_key(info), future)
 
     def _examined(self, path: str, info: os.stat_result, follow: bool) -> Any:
-        from ..spool.intake import examine, identity_key
+        from ..spool.examine import examine, identity_key
 
-        ahead = self.ahead.pop(path, None)
-        if ahead is not None and follow and ahead[0] == identity_key(info):
-            return ahead[1].result()
+        entry = self.hashes.pop(path, None)
+        if entry is not None and follow and entry[0] == identity_key(info):
+            return entry[1].result()
         return examine(path, info, follow)
 
 
-def _analyze(store: Any, config: Any, args: argparse.Namespace, feed: _Feed) -> None:
+def _analyze(store: Any, pool: Any, config: Any, args: argparse.Namespace, feed: _Feed) -> None:
     from sqlalchemy import func, select
 
     from ..spool.events import Log, TextLog, quiet
     from ..spool.pipeline import Pipeline
-    from ..spool.pool import WorkerPool
     from ..store import PENDING, Crash
 
     with store.session() as session:
         pending = session.scalar(select(func.count()).where(Crash.status == PENDING)) or 0
     expected = pending + feed.total  # at most: some may be known or not cores
-    workers = min(args.workers or os.cpu_count() or 1, max(1, expected))
     progress = _Progress(expected) if sys.stderr.isatty() and expected > 1 else None
-    pool = WorkerPool(workers, args.time_limit, args.memory_limit, args.lib_search_root)
     # One stream per purpose: the results are the summary on stdout; progress (a terminal) or,
     # with -v, what happens to each core, on stderr.
     log: Log = TextLog() if args.verbose and not progress else quiet
-    with pool:
-        pipeline = Pipeline(store, pool, config, options.reports_dir(args), log)
-        pipeline.recover()
-        pipeline.drain(progress.step if progress else None, feed)
-        if progress:
-            progress.end()
-        pipeline.render_reports()
+    pipeline = Pipeline(store, pool, config, options.reports_dir(args), log)
+    pipeline.recover()
+    pipeline.drain(progress.step if progress else None, feed)
+    if progress:
+        progress.end()
+    pipeline.render_reports()
 
 
 class _Progress:

@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         args.time_limit,
         args.memory_limit,
         args.lib_search_root,
+        config=config,
     )
     try:
         with pool:

@@ -53,6 +53,31 @@ class SignatureConfig:
         return self.compiled[name]
 
 
+_LISTS = ("app_roots", "skip_python", "skip_native", "machinery_native", "sentinels")
+
+
+def config_to_json(config: SignatureConfig) -> dict[str, Any]:
+    """The settings as JSON (how a watcher hands them to its worker processes)."""
+    rules = config.scrub
+    return {
+        "frames": config.frames,
+        "digest": config.digest,
+        **{name: list(getattr(config, name)) for name in _LISTS},
+        "scrub": {"enabled": rules.enabled, "names": rules.names, "patterns": rules.patterns},
+    }
+
+
+def config_from_json(data: dict[str, Any]) -> SignatureConfig:
+    rules = data["scrub"]
+    lists: dict[str, Any] = {name: tuple(data[name]) for name in _LISTS}
+    return SignatureConfig(
+        frames=data["frames"],
+        digest=data["digest"],
+        scrub=ScrubRules(rules["enabled"], tuple(rules["names"]), tuple(rules["patterns"])),
+        **lists,
+    )
+
+
 def read_list(name: str) -> tuple[str, ...]:
     """A bundled skip list: one regex a line, ``#`` comments and blank lines ignored."""
     lines = (SIGLISTS / name).read_text(encoding="utf-8").splitlines()

@@ -10,22 +10,27 @@ from typing import Any
 
 from sqlalchemy import update
 
-from ..document import from_json
-from ..scrub import scrub
-from ..signature import SignatureConfig, compute
-from ..store import ANALYZING, DONE, FAILED, PENDING, Crash, Store
+from ..outcome import DONE, Outcome
+from ..signature import SignatureConfig
+from ..store import ANALYZING, PENDING, Crash, Store
 from ..store.batch import Recorded, record_outcomes
-from ..store.grouping import Outcome
 from ..store.queue import claim, readable_here, recover, worker_identity
 from .events import Log, stderr_log
 from .pool import Job, Result, WorkerPool
-from .verdict import ungroupable
 
 # Pending cores another host's spool holds are not looked at again for this long (a shared
 # spool may show a file later than the database does).
 FOREIGN_RETRY_SECONDS = 30.0
-# Results recorded per transaction at most: one transaction for everything a collect returns,
-# but not an unbounded one after the database was away for a while.
+# How often `drain` looks at the files being hashed for intake.
+FEED_TICK = 0.01
+# How often a starved pipeline looks for crashes it did not record itself.
+STARVED_RECHECK = 0.5
+# Results are recorded in batches: a transaction costs the writer more than the rows in it.
+# A batch is recorded once it has RECORD_AFTER results or its first has waited RECORD_DELAY
+# seconds (or when told to flush); never more than RECORD_BATCH at once (after the database
+# was away for a while).
+RECORD_AFTER = 32
+RECORD_DELAY = 0.25
 RECORD_BATCH = 64
 
 
@@ -48,6 +53,10 @@ class Pipeline:
         # Results not recorded yet (the database was locked): retried on the next collect, so
         # that a busy database delays results but never loses them.
         self.unrecorded: list[Result] = []
+        self.unrecorded_since = 0.0  # when the oldest of them arrived
+        # The last claim found fewer pending crashes than the workers had room for.
+        self.starved = True
+        self.claimed_at = 0.0  # when the last claim was tried
         self.foreign: set[int] = set()  # pending crashes whose core this host cannot read
         self.foreign_since = time.monotonic()
 
@@ -58,21 +67,38 @@ class Pipeline:
         mine.update(result.crash_id for result in self.unrecorded)
         return recover(self.store, stale, self.identity, readable_here, mine)
 
-    def dispatch(self) -> int:
+    def dispatch(self, added: bool = True) -> int:
         """Fill the workers' queues with pending crashes this host can read, several claimed in
-        one transaction; returns how many were given out."""
-        if time.monotonic() - self.foreign_since > FOREIGN_RETRY_SECONDS:
+        one transaction; returns how many were given out.
+
+        ADDED False: this process recorded no crash since the last call. After a claim that
+        found too few, the queue is then looked at again only every STARVED_RECHECK seconds
+        (for other processes' crashes), not on every turn.
+        """
+        now = time.monotonic()
+        if now - self.foreign_since > FOREIGN_RETRY_SECONDS:
             self.foreign.clear()
-            self.foreign_since = time.monotonic()
+            self.foreign_since = now
+        room = self.pool.room
+        if room == 0 or (self.starved and not added and now - self.claimed_at < STARVED_RECHECK):
+            return 0
+        self.claimed_at = now
         # With each crash, what the intake recorded: identity, raw name.
-        jobs = claim(self.store, self.pool.room, self.identity, readable_here, self.foreign)
+        jobs = claim(self.store, room, self.identity, readable_here, self.foreign)
         for crash_id, path, context in jobs:
             self.pool.submit(Job(crash_id, path, context))
+        self.starved = len(jobs) < room
         return len(jobs)
 
-    def collect(self, timeout: float) -> list[int]:
-        """Record the results that arrive within TIMEOUT; returns their crash ids."""
-        self.unrecorded.extend(self.pool.collect(timeout))
+    def collect(self, timeout: float, flush: bool = False) -> list[int]:
+        """Wait up to TIMEOUT for results; record those waiting when a batch is due (or, with
+        FLUSH, in any case). Returns the crash ids recorded."""
+        if self.unrecorded:  # no longer than the oldest may wait
+            left = self.unrecorded_since + RECORD_DELAY - time.monotonic()
+            timeout = min(timeout, max(0.0, left))
+        self._take(self.pool.collect(timeout))
+        if not (flush or self._due()):
+            return []
         done: list[int] = []
         while self.unrecorded:
             batch = self.unrecorded[:RECORD_BATCH]
@@ -81,6 +107,24 @@ class Pipeline:
             done.extend(result.crash_id for result in batch)
         return done
 
+    @property
+    def need(self) -> int:
+        """How many more crashes the workers could start now than the queue gave them."""
+        if not self.starved:
+            return 0
+        return self.pool.room if self.pool.busy else 1
+
+    def _take(self, results: list[Result]) -> None:
+        if results and not self.unrecorded:
+            self.unrecorded_since = time.monotonic()
+        self.unrecorded.extend(results)
+
+    def _due(self) -> bool:
+        return bool(self.unrecorded) and (
+            len(self.unrecorded) >= RECORD_AFTER
+            or time.monotonic() - self.unrecorded_since >= RECORD_DELAY
+        )
+
     def keep(self, seconds: float, stop: threading.Event) -> None:
         """Wait SECONDS (the database is away), taking in the results that arrive meanwhile.
 
@@ -88,11 +132,11 @@ class Pipeline:
         """
         deadline = time.monotonic() + seconds
         while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
-            self.unrecorded.extend(self.pool.collect(min(left, 0.2)))
+            self._take(self.pool.collect(min(left, 0.2)))
 
     def finish(self, results: list[Result]) -> None:
         """Record RESULTS in one transaction, then say what became of each."""
-        outcomes = [(result.crash_id, outcome_of(result, self.config)) for result in results]
+        outcomes = [(result.crash_id, result.outcome) for result in results]
         recorded = record_outcomes(self.store, self.identity, outcomes)
         for (_, outcome), entry in zip(outcomes, recorded):
             self._report(outcome, entry)
@@ -130,21 +174,27 @@ class Pipeline:
     def drain(
         self,
         progress: Callable[[], None] | None = None,
-        feed: Callable[[], bool] | None = None,
+        feed: Callable[[int], tuple[bool, int]] | None = None,
     ) -> None:
         """Run until nothing is pending or analyzing by this process (`triage ingest`).
 
-        FEED records one more file and returns False when there is none left: recording
+        FEED records more files (as many as it is told the workers could start now, else a
+        whole batch) and returns whether any are left and how many it recorded: recording
         (hashing) and analysis overlap instead of one waiting for the other.
         """
         more = feed is not None
+        recorded = 0
         while True:
             if more and feed is not None:
-                more = feed()
-            started = self.dispatch()
-            if not more and started == 0 and self.pool.busy == 0 and not self.unrecorded:
+                more, recorded = feed(self.need)
+            started = self.dispatch(added=recorded > 0 or not more)
+            finished = not more and started == 0 and self.pool.busy == 0
+            if finished and not self.unrecorded:
                 return
-            for _ in self.collect(0.0 if more else 0.5):
+            # While files are still coming, wake up often enough to record them (cheap: a turn
+            # with no batch due touches no database). Once all is analyzed, record the rest.
+            timeout = 0.0 if finished else FEED_TICK if more else 0.5
+            for _ in self.collect(timeout, flush=finished):
                 if progress is not None:
                     progress()
 
@@ -178,22 +228,6 @@ class Pipeline:
             render(self.store.engine, self.reports, ids, source_roots=self.config.app_roots)
         except Exception as exc:  # a report problem must never stop ingestion
             self.log(f"warning: report not updated: {type(exc).__name__}: {exc}")
-
-
-def outcome_of(result: Result, config: SignatureConfig) -> Outcome:
-    """Done and grouped when a usable stack was recovered; failed, with why, otherwise.
-
-    A failed core keeps whatever its analysis read (signal, executable, pid) but no group.
-    """
-    if result.analysis is None:
-        return Outcome(FAILED, result.error or "analysis gave no result")
-    # Secrets go before anything is stored (the worker's document only crossed a pipe).
-    analysis = scrub(from_json(result.analysis), config.scrub)
-    signature = compute(analysis, config)
-    error = result.error or ungroupable(analysis, signature)
-    if error is not None:
-        return Outcome(FAILED, error, analysis)
-    return Outcome(DONE, None, analysis, signature)
 
 
 def report_renderer() -> Callable[..., Any] | None:

@@ -26,12 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model import signal_name
+from ..outcome import FAILED, Outcome, outcome_from_json
+from ..signature.config import SignatureConfig, config_to_json
 from .limits import DEFAULT_MEMORY_LIMIT_MB, DEFAULT_TIME_LIMIT
 
 READ_CHUNK = 1 << 16
 # Jobs per worker at most (the one it runs and those queued behind it): enough that a worker
-# never waits for the parent, few enough that a watcher killed outright leaves little claimed.
-QUEUE_DEPTH = 3
+# never waits while the parent records a batch of results, few enough that a watcher killed
+# outright leaves little claimed (its own machine's next watcher takes it back at once).
+QUEUE_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,7 @@ CHECKED_KEYS = ("_identity", "_path_bytes")
 @dataclass(frozen=True)
 class Result:
     crash_id: int
-    analysis: dict[str, Any] | None
-    error: str | None
+    outcome: Outcome
 
 
 @dataclass
@@ -73,8 +75,11 @@ class WorkerPool:
         memory_limit_mb: int = DEFAULT_MEMORY_LIMIT_MB,
         lib_search_root: str | None = None,
         depth: int = QUEUE_DEPTH,
+        config: SignatureConfig | None = None,
     ) -> None:
         self.size = max(1, size)
+        # The settings the workers sign with (theirs are the bundled ones when None).
+        self.setup = b"" if config is None else _line({"config": config_to_json(config)})
         self.depth = max(1, depth)
         self.time_limit = time_limit
         self.memory_limit = memory_limit_mb << 20 if memory_limit_mb else None
@@ -97,17 +102,19 @@ class WorkerPool:
             cwd="/",  # never import a `triage` directory from the watcher's cwd
             start_new_session=True,  # a Ctrl-C for the watcher must not kill jobs mid-way
         )
-        assert process.stdout is not None
+        assert process.stdout is not None and process.stdin is not None
         os.set_blocking(process.stdout.fileno(), False)
         worker = _Worker(process)
+        if self.setup:
+            self._write(worker, self.setup)
         self.selector.register(process.stdout, selectors.EVENT_READ, worker)
         return worker
 
     @property
     def room(self) -> int:
-        """How many more jobs the workers' queues take; 0 while every worker has more than one
-        ahead (claiming a few at a time costs more than claiming several at once)."""
-        if all(len(worker.jobs) > 1 for worker in self.workers):
+        """How many more jobs the workers' queues take; 0 while every worker's queue is more
+        than half full (claiming a few at a time costs more than claiming several at once)."""
+        if all(len(worker.jobs) > self.depth // 2 for worker in self.workers):
             return 0
         return sum(self.depth - len(worker.jobs) for worker in self.workers)
 
@@ -132,9 +139,12 @@ class WorkerPool:
             "lib_search_root": self.lib_search_root,
             "memory_limit": self.memory_limit,
         }
+        self._write(worker, _line(request))
+
+    def _write(self, worker: _Worker, line: bytes) -> None:
         assert worker.process.stdin is not None
         try:
-            worker.process.stdin.write(json.dumps(request).encode() + b"\n")
+            worker.process.stdin.write(line)
             worker.process.stdin.flush()
         except BrokenPipeError:
             pass  # it died already: collect() reports it
@@ -175,7 +185,7 @@ class WorkerPool:
             reply = json.loads(line)
             if worker.job is not None and reply.get("id") == worker.job.crash_id:
                 job = worker.jobs.popleft()
-                results.append(Result(job.crash_id, reply.get("analysis"), reply.get("error")))
+                results.append(Result(job.crash_id, outcome_from_json(reply["outcome"])))
                 # The worker went on to the next job when it answered: its time starts now.
                 worker.deadline = time.monotonic() + self.time_limit
         return results
@@ -200,7 +210,7 @@ class WorkerPool:
             replacement.jobs.append(queued_job)
             self._send(replacement, queued_job)
         replacement.deadline = time.monotonic() + self.time_limit
-        return Result(job.crash_id, None, reason)
+        return Result(job.crash_id, Outcome(FAILED, reason))
 
     def _restart(self, worker: _Worker) -> _Worker:
         self._discard(worker)
@@ -231,3 +241,7 @@ class WorkerPool:
             self._discard(worker)
         self.workers = []
         self.selector.close()
+
+
+def _line(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode() + b"\n"

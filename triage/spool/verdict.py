@@ -11,12 +11,28 @@ from __future__ import annotations
 import posixpath
 import re
 
+from ..document import to_json
 from ..model import Analysis
-from ..signature import Signature
+from ..outcome import DONE, FAILED, Outcome, facts_of
+from ..scrub import scrub
+from ..signature import Signature, SignatureConfig, compute
 
 # The analyzer's warning for a core cut short: "core file is truncated: N of M bytes present".
 _TRUNCATED = re.compile(r"core file is truncated: (\d+) of (\d+) bytes")
 _PYTHON_EXECUTABLE = re.compile(r"^python\d*(?:\.\d+)*[a-z]*$")
+
+
+def outcome_of(analysis: Analysis, config: SignatureConfig) -> Outcome:
+    """Done and grouped when a usable stack was recovered; failed, with why, otherwise (a failed
+    core keeps whatever its analysis read: signal, executable, pid). Secrets are scrubbed from
+    everything stored, the signature included."""
+    analysis = scrub(analysis, config.scrub)
+    signature = compute(analysis, config)
+    document, facts = to_json(analysis), facts_of(analysis)
+    error = analysis.error or ungroupable(analysis, signature)
+    if error is not None:
+        return Outcome(FAILED, error, document, facts)
+    return Outcome(DONE, None, document, facts, signature)
 
 
 def nothing_usable(analysis: Analysis) -> str | None:

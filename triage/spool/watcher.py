@@ -223,6 +223,7 @@ class Watcher:
         try:
             while self.pipeline.pool.busy and time.monotonic() < deadline:
                 self.pipeline.collect(TICK_SECONDS)
+            self.pipeline.collect(0.0, flush=True)  # the last batch, however small
             self.pipeline.release_in_flight()
             self.pipeline.render_reports()
         except StoreError as exc:

@@ -1,7 +1,8 @@
 """A worker process: analyzes one core at a time for the pool, under a memory limit.
 
 Run as ``python -m triage.spool.worker PARENT_PID``; requests and replies are JSON lines on
-stdin/stdout.
+stdin/stdout. The first line gives the signature settings: the worker scrubs, signs and judges
+each analysis itself (``triage.outcome``), so that the watcher only stores the outcomes.
 It never touches the database, so a core that crashes or exhausts it harms nothing else: the
 pool sees the death, fails that core and starts a new worker.
 
@@ -20,6 +21,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..outcome import Outcome
+    from ..signature import SignatureConfig
+
 FAULT_VARIABLE = "TRIAGE_WORKER_FAULT"
 
 
@@ -31,9 +37,15 @@ def main(argv: Sequence[str] = ()) -> int:
     # Replies go to the real stdout only; anything the analyzer prints goes to stderr.
     replies = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    config = None
     for line in sys.stdin:
         request = json.loads(line)
-        reply = handle(request, faults)
+        if "config" in request:  # the pool's first line: the signature settings
+            from ..signature.config import config_from_json
+
+            config = config_from_json(request["config"])
+            continue
+        reply = handle(request, faults, config)
         replies.write(json.dumps(reply, ensure_ascii=True) + "\n")
         replies.flush()
     return 0
@@ -52,56 +64,68 @@ def _die_with_parent(parent: int | None) -> None:
         sys.exit(0)
 
 
-def handle(request: dict[str, Any], faults: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
-    """Analyze one core; the reply says done/failed and carries the analysis document."""
+def handle(
+    request: dict[str, Any],
+    faults: Sequence[tuple[str, str]] = (),
+    config: SignatureConfig | None = None,
+) -> dict[str, Any]:
+    """Analyze one core; the reply carries its outcome (``triage.outcome``), signed with
+    CONFIG (the bundled settings when None)."""
 
-    from ..analysis import analyze_core
-    from ..document import to_json
     from ..errors import TriageError
-    from ..model import replace
+    from ..outcome import FAILED, Outcome
     from .identity import open_recorded
-    from .names import SNAPSHOT_SUFFIX
-    from .snapshot import read_snapshot
-    from .verdict import nothing_usable
 
-    reply: dict[str, Any] = {"id": request["id"], "analysis": None, "error": None}
+    path = request["path"]
     limit = request.get("memory_limit")
     try:
         # The file the intake checked, not whatever has its name now: no link, same identity.
-        fd = open_recorded(request["path"], request.get("context"))
+        fd = open_recorded(path, request.get("context"))
     except TriageError as exc:
-        reply["error"] = exc.message
-        return reply
+        return _reply(request, Outcome(FAILED, exc.message))
     opened = f"/proc/self/fd/{fd}"
     try:
         with _address_space_limit(opened, limit):
-            _inject(faults, request["path"])
-            if request["path"].endswith(SNAPSHOT_SUFFIX):
-                analysis = read_snapshot(opened)
-            else:
-                # Native frames of every thread: crashes inside C code and cores of processes
-                # without Python get signatures too. Locals are kept; reports can leave them out.
-                analysis = analyze_core(
-                    opened,
-                    lib_search_root=request.get("lib_search_root"),
-                    locals=True,
-                    native_mode="all",
-                )
-            # The document names the core, not the descriptor it was read through.
-            source = replace(analysis.source, path=request["path"])
-            analysis = replace(analysis, source=source)
-            document = to_json(replace(analysis, error=nothing_usable(analysis)))
+            _inject(faults, path)
+            outcome = _outcome(opened, path, request.get("lib_search_root"), config)
     except MemoryError:
-        reply["error"] = f"out of memory (limit {_megabytes(limit)} MB beyond the core's size)"
-        return reply
+        message = f"out of memory (limit {_megabytes(limit)} MB beyond the core's size)"
+        outcome = Outcome(FAILED, message)
     except TriageError as exc:
-        reply["error"] = exc.message.replace(opened, request["path"])
-        return reply
+        outcome = Outcome(FAILED, exc.message.replace(opened, path))
     finally:
         os.close(fd)
-    reply["analysis"] = document
-    reply["error"] = document.get("error")
-    return reply
+    return _reply(request, outcome)
+
+
+def _outcome(
+    opened: str, path: str, lib_search_root: str | None, config: SignatureConfig | None
+) -> Outcome:
+    from ..analysis import analyze_core
+    from ..model import replace
+    from ..signature import default_config
+    from .names import SNAPSHOT_SUFFIX
+    from .snapshot import read_snapshot
+    from .verdict import nothing_usable, outcome_of
+
+    if path.endswith(SNAPSHOT_SUFFIX):
+        analysis = read_snapshot(opened)
+    else:
+        # Native frames of every thread: crashes inside C code and cores of processes without
+        # Python get signatures too. Locals are kept; reports can leave them out.
+        analysis = analyze_core(
+            opened, lib_search_root=lib_search_root, locals=True, native_mode="all"
+        )
+    # The document names the core, not the descriptor it was read through.
+    analysis = replace(analysis, source=replace(analysis.source, path=path))
+    analysis = replace(analysis, error=nothing_usable(analysis))
+    return outcome_of(analysis, config or default_config())
+
+
+def _reply(request: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    from ..outcome import outcome_to_json
+
+    return {"id": request["id"], "outcome": outcome_to_json(outcome)}
 
 
 class _address_space_limit:

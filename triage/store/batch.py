@@ -23,16 +23,13 @@ from sqlalchemy import Table, bindparam, case, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..document import to_json
+from ..outcome import Outcome
 from ..signature import Signature
-from ..stack import informativeness
 from . import Store
-from .grouping import Outcome, group_for
+from .grouping import group_for
 from .models import (
     ANALYZING,
-    CRASH,
     FACET_KINDS,
-    HANG,
     REGRESSED,
     RESOLVED,
     Crash,
@@ -159,20 +156,18 @@ def _crash_values(row: Any, outcome: Outcome, groups: dict[str, int]) -> dict[st
         "release": row.release or release_of(row.context),
         "executable": row.executable,
     }
-    analysis = outcome.analysis
-    if analysis is not None:
-        core = analysis.core
+    facts = outcome.facts
+    if outcome.document is not None:
+        values["analysis"] = outcome.document
+    if facts is not None:
         # A collector's sidecar knows the executable better (the core may name a wrapper).
-        values["executable"] = (
-            row.executable or analysis.source.executable or (core.execfn if core else None)
-        )
+        values["executable"] = row.executable or facts.executable
         values.update(
-            analysis=to_json(analysis),
-            python_version=analysis.python_version_string,
-            signal=core.signal_name if core is not None else None,
-            pid=core.pid if core is not None else None,
-            kind=HANG if analysis.is_snapshot else CRASH,
-            quality=informativeness(analysis),
+            python_version=facts.python_version,
+            signal=facts.signal,
+            pid=facts.pid,
+            kind=facts.kind,
+            quality=facts.quality,
         )
     signature = outcome.signature
     if signature is not None:

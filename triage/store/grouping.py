@@ -39,16 +39,6 @@ from .rules import merge_target
 RESIGN_BATCH = 500
 
 
-@dataclass
-class Outcome:
-    """The result of analyzing one crash, as the pool reports it."""
-
-    status: str  # DONE or FAILED
-    error: str | None = None
-    analysis: Analysis | None = None
-    signature: Signature | None = None
-
-
 def group_for(session: Session, signature: Signature) -> Group:
     """The group of SIGNATURE, created when new (safe against a concurrent creator).
 

@@ -14,17 +14,13 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from ..outcome import CRASH, DONE, FAILED, HANG
+
 # The states of a crash: the database is the queue.
 PENDING = "pending"
 ANALYZING = "analyzing"
-DONE = "done"
-FAILED = "failed"
 STATUSES = (PENDING, ANALYZING, DONE, FAILED)
 
-# What an analyzed core is: written because a signal killed the process, or a snapshot of a
-# process that did not die (gcore, a live analysis saved into the pipeline): a hang.
-CRASH = "crash"
-HANG = "hang"
 KINDS = (CRASH, HANG)
 
 # Where a group stands: new until someone resolves it; a resolved group that receives a crash
@@ -80,7 +76,8 @@ class Group(Base):
     kind: Mapped[Optional[str]] = mapped_column(String(8))
     first_release: Mapped[Optional[str]] = mapped_column(String(255))
     last_release: Mapped[Optional[str]] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16), default=NEW)
+    # The server default is the one revision 0003 gave the rows it added the column to.
+    status: Mapped[str] = mapped_column(String(16), default=NEW, server_default=NEW)
     resolved_in: Mapped[Optional[str]] = mapped_column(String(255))  # the release with the fix
     resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
 

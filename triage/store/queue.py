@@ -14,14 +14,14 @@ import os
 import socket
 import stat
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Update, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ..spool.examine import NewCrash
 from . import Store
 from .models import ANALYZING, FAILED, PENDING, Crash, utcnow
 
@@ -35,23 +35,6 @@ CANDIDATE_WINDOW = 256
 Usable = Callable[[str, "int | None", "int | None", "dict[str, Any] | None"], bool]
 # The machine that recorded a crash, in its context: its cores are that machine's to analyze.
 MACHINE_KEY = "_machine"
-
-
-@dataclass
-class NewCrash:
-    """What the spool knows of a file before analysis."""
-
-    path: str
-    size: int | None = None
-    mtime_ns: int | None = None
-    sha256: str | None = None
-    error: str | None = None  # set: recorded as failed without analysis
-    crashed_at: datetime | None = None
-    host: str | None = None
-    service: str | None = None
-    release: str | None = None
-    executable: str | None = None
-    context: dict[str, Any] | None = field(default=None)
 
 
 def worker_identity() -> str:
@@ -264,9 +247,12 @@ def claim(
     token = f"{identity or worker_identity()}#{next(_claims)}"
     with store.session() as session:
         # A read first: the watcher asks every tick, and an idle queue needs no write lock.
-        if not session.scalars(select(Crash.id).where(Crash.status == PENDING).limit(1)).first():
+        if usable is not None:
+            wanted = _usable_pending(session, limit, usable, skip)
+        elif session.scalars(select(Crash.id).where(Crash.status == PENDING).limit(1)).first():
+            wanted = None
+        else:
             return []
-        wanted = None if usable is None else _usable_pending(session, limit, usable, skip)
     if wanted == []:
         return []
     # A new transaction for the write: on SQLite, a read transaction that then writes fails at
