@@ -206,7 +206,7 @@ def time_queries(url: str) -> dict[str, float]:
     from triage.store import open_store
     from triage.store.queries import (
         Filters,
-        breakdown,
+        breakdowns,
         find_group,
         latest,
         list_groups,
@@ -223,7 +223,7 @@ def time_queries(url: str) -> dict[str, float]:
     def show() -> None:
         with store.session() as session:
             group = find_group(session, "1")
-            breakdown(session, group.id)
+            breakdowns(session, {group.id: group.count})
             latest(session, group.id, 10)
             representative(session, group.id)
 

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     # process imports SQLAlchemy and opens the database (a good part of a second).
     feed.start()
     workers = args.workers or os.cpu_count() or 1
-    if not args.retry_failed:  # no more workers than cores (a backlog waits for `watch`)
+    if not args.retry_failed:  # no more workers than cores (they take on a backlog too)
         workers = min(workers, feed.total)
     pool = WorkerPool(
         workers, args.time_limit, args.memory_limit, args.lib_search_root, config=config
