@@ -331,15 +331,16 @@ def main() -> None:
     ]
     load = os.getloadavg()[0]
     lines += [
-        "Reading the figures: workers analyze with native stacks and locals, which is most of",
-        "the time per core; the parent process hashes each core (sha256 of the whole file),",
-        "records it, claims it and stores the analysis JSON and the group counts, the overhead",
-        "line. A second worker helps as far as two CPUs allow. The queries meet the 200 ms target",
-        "with room to spare; the commands' wall time is mostly the interpreter start and the",
-        "SQLAlchemy import (the last line), which no query can avoid.",
+        "Reading the figures: workers analyze with native stacks and locals, then scrub, sign",
+        "and judge the analysis; the parent process hashes each core (sha256 of the whole file,",
+        "in a thread), records it, claims it and stores what the workers return with the group",
+        "counts: the overhead line. The parent, its hashing thread and the workers share the",
+        "CPUs, so a second worker helps only as far as they leave room. The queries meet the",
+        "200 ms target with room to spare; the commands' wall time is mostly the interpreter",
+        "start and the SQLAlchemy import (the last line), which no query can avoid.",
         "",
         f"Measured {datetime.now():%Y-%m-%d} on this {os.cpu_count()}-CPU machine, load average "
-        f"{start_load:.1f} at the start and {load:.1f} at the end (other suites were running).",
+        f"{start_load:.1f} at the start and {load:.1f} at the end.",
         "",
     ]
     text = "\n".join(lines)
@@ -351,14 +352,18 @@ def main() -> None:
 
 
 def write_section(body: str) -> None:
-    """Replace (or add) only the "## Pipeline" section of benchmarks/README.md."""
+    """Replace (or add) the figures of the "## Pipeline" section of benchmarks/README.md; its
+    dated "###" subsections (earlier work and its figures) are kept."""
     heading = "## Pipeline"
     usage = "`.venv/bin/python benchmarks/pipeline.py [--cores 200] [--workdir DIR] --write-readme`"
     section = f"{heading}\n\nMeasured with {usage}.\n\n{body}\n"
     text = README.read_text() if README.exists() else "# Benchmarks\n"
     if heading in text:
         start = text.index(heading)
-        following = text.find("\n## ", start + len(heading))
+        following = min(
+            (found for mark in ("\n## ", "\n### ") if (found := text.find(mark, start + 1)) != -1),
+            default=-1,
+        )
         end = following + 1 if following != -1 else len(text)
         text = text[:start] + section + ("\n" + text[end:] if following != -1 else "")
     else:

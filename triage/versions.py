@@ -6,8 +6,6 @@ import functools
 import re
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
-
 _PART = re.compile(r"(\d+)|([^\d]+)")
 
 
@@ -19,6 +17,10 @@ def version_key(text: str) -> tuple[Any, ...]:
     as ``packaging`` orders them; anything else (a build id, ``release-7b``) after them, with
     its numbers compared as numbers.
     """
+    # Imported on first use: `packaging.version` takes tens of milliseconds, which every command
+    # that opens the database would pay whether it compares releases or not.
+    from packaging.version import InvalidVersion, Version
+
     try:
         return (0, Version(text))
     except InvalidVersion:

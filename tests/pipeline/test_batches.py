@@ -9,6 +9,7 @@ the batch recoverable.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -288,3 +289,52 @@ def test_ingest_killed_between_claim_and_record_leaves_the_batch_recoverable(
     }
     groups = rows(db_url, "SELECT * FROM groups")
     assert sum(group["count"] for group in groups) == len(paths)  # counted once each
+
+
+def test_workers_sign_and_scrub_with_the_settings_ingest_was_given(
+    tmp_path: Path, cores: dict[str, list[Path]]
+) -> None:
+    """The workers compute signatures and scrub secrets: with the parent's settings, not the
+    bundled ones (they are sent to each worker as it starts)."""
+    rules = tmp_path / "rules.toml"
+    rules.write_text('frames = 1\n[scrub]\nnames = ["request"]\n')
+    db = tmp_path / "triage.db"
+    result = subprocess.run(
+        [PYTHON, "-m", "triage", "ingest", str(cores["abort"][0]), "--db", f"sqlite:///{db}",
+         "--no-report", "--signature-config", str(rules)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    (crash,) = rows(f"sqlite:///{db}")
+    assert crash["signature"] == "SIGABRT | app:handle"  # one frame
+    assert crash["rules_version"] != "1"  # the user's file is part of the rules' version
+    frames = json.loads(crash["analysis"])["threads"][0]["frames"]
+    handle = next(frame for frame in frames if frame.get("function") == "handle")
+    assert handle["locals"]["request"] == "[redacted]"
+
+
+class HandingPool(NoPool):
+    """A pool whose workers have just answered with RESULTS."""
+
+    def __init__(self, results: list[Result]) -> None:
+        self.results = results
+        self.busy = 1
+
+    def collect(self, timeout: float) -> list[Result]:
+        handed, self.results = self.results, []
+        return handed
+
+
+def test_results_wait_for_a_batch_unless_flushed(
+    tmp_path: Path, analyses: list[tuple[Path, Outcome]]
+) -> None:
+    """One result alone is not worth a transaction: it waits for others (or RECORD_DELAY),
+    and is recorded at once when the pipeline is told to flush (the watcher stopping)."""
+    store = open_store(f"sqlite:///{tmp_path / 'triage.db'}")
+    ids = _queue(store, [analyses[0][0]], [None])
+    pool = HandingPool(_results(ids, [analyses[0][1]]))
+    pipeline = Pipeline(store, pool, CONFIG, log=Events())  # type: ignore[arg-type]
+    assert pipeline.collect(0.0) == [] and len(pipeline.unrecorded) == 1
+    assert pipeline.collect(0.0, flush=True) == ids
+    store.close()
+    assert [crash["status"] for crash in rows(f"sqlite:///{tmp_path / 'triage.db'}")] == ["done"]

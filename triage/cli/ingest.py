@@ -253,12 +253,13 @@ def _summarize(store: Any, ids: list[int], as_json: bool = False) -> int:
 
     from ..render.style import escape
     from ..store import FAILED, Crash
-    from ..store.queries import crash_json
+    from ..store.queries import WITHOUT_DOCUMENTS, crash_json
     from .table import print_json
 
     failed = 0
     with store.session() as session:
-        crashes = list(session.scalars(select(Crash).where(Crash.id.in_(ids)).order_by(Crash.id)))
+        query = select(Crash).where(Crash.id.in_(ids)).order_by(Crash.id)
+        crashes = list(session.scalars(query.options(*WITHOUT_DOCUMENTS)))
         failed = sum(1 for crash in crashes if crash.status == FAILED)
         if as_json:
             print_json([crash_json(crash) for crash in crashes])

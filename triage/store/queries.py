@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from ..errors import InputError, UsageError
 from ..versions import version_key
@@ -248,9 +248,14 @@ def find_group(session: Session, key: str) -> Group:
     raise InputError(f"no group {key}")
 
 
+# Crash rows listed without their JSON columns (read and decoded only if asked for): a list
+# shows none of the analysis, which is most of a row.
+WITHOUT_DOCUMENTS = (defer(Crash.analysis), defer(Crash.context))
+
+
 def list_crashes(session: Session, filters: Filters, limit: int | None = 100) -> list[Crash]:
     query = select(Crash).where(*conditions(filters)).order_by(Crash.id.desc()).limit(limit)
-    return list(session.scalars(query))
+    return list(session.scalars(query.options(*WITHOUT_DOCUMENTS)))
 
 
 def representative_ids(session: Session, group_ids: Sequence[int]) -> dict[int, int]:
