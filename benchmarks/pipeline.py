@@ -89,6 +89,45 @@ def time_ingest(
     return elapsed
 
 
+def time_watch(cores: list[Path], workdir: Path) -> float:
+    """`triage watch` started on a spool that holds the cores (hard links): seconds until the
+    last is analyzed, start-up, scan and settling included."""
+    import sqlite3
+
+    spool = workdir / "watch-spool"
+    shutil.rmtree(spool, ignore_errors=True)
+    spool.mkdir()
+    for number, core in enumerate(cores):
+        os.link(core, spool / f"core.{number}")
+    db = workdir / "watch.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    args = [sys.executable, "-m", "triage", "watch", str(spool), "--db", f"sqlite:///{db}"]
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [*args, "--no-report", "--settle", "0.1"],
+        cwd=workdir,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while time.perf_counter() - start < 600:
+            time.sleep(0.02)
+            try:
+                with sqlite3.connect(db) as connection:
+                    finished = connection.execute(
+                        "SELECT count(*) FROM crashes WHERE status IN ('done', 'failed')"
+                    ).fetchone()[0]
+            except sqlite3.Error:  # not created yet
+                continue
+            if finished >= len(cores):
+                return time.perf_counter() - start
+        raise SystemExit("triage watch did not finish the cores in 10 minutes")
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def _children_cpu() -> float:
     import resource
 
@@ -282,6 +321,7 @@ def main() -> None:
     single = time_ingest(cores, workdir, 1)
     startup = time_ingest(cores[:1], workdir, 1)  # interpreter, imports, database, one worker
     with_report = time_ingest(cores, workdir, None, report=True)
+    watch = time_watch(cores, workdir)
     overhead = (single - startup) / (len(cores) - 1) - analysis
     n = len(cores)
     cpu_default = CPU_SECONDS[f"default-warm-False-{n}"] / n * 1000
@@ -303,6 +343,9 @@ def main() -> None:
         f"| fixed start-up of `triage ingest` (1 core) | {startup:.2f} s |",
         f"| throughput with the HTML report updated at the end | "
         f"{len(cores) / with_report * 60:.0f} cores/min ({with_report:.1f} s) |",
+        f"| throughput of `triage watch` started on a spool holding them (default workers; "
+        f"start-up, scan and settling included) | {len(cores) / watch * 60:.0f} cores/min "
+        f"({watch:.1f} s) |",
         "",
     ]
     if args.no_queries:

@@ -248,3 +248,28 @@ def test_a_spool_that_is_not_a_directory_fails_in_one_line(tmp_path: Path) -> No
     result = run_triage("watch", str(tmp_path / "absent"), cwd=tmp_path)
     assert result.returncode == 3
     assert result.stderr.strip() == f"triage: error: spool {tmp_path / 'absent'} is not a directory"
+
+
+def test_a_backlog_is_recorded_in_batches_once_each(
+    tmp_path: Path, watcher: Callable[..., Watcher], cores: dict[str, list[Path]]
+) -> None:
+    """A spool that holds more files than one intake batch when the watcher starts: each file
+    recorded once, duplicates (in one batch or across two) known as such, one group."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    data = cores["abort"][0].read_bytes()
+    for number in range(40):  # a distinct content each: a salt after the core's last byte
+        (spool / f"core.{number}").write_bytes(data + number.to_bytes(4, "little"))
+    for number in (1, 39):  # the same content as core.1 and core.39
+        (spool / f"copy.{number}").write_bytes(data + number.to_bytes(4, "little"))
+    watch = watcher(spool)
+    crashes = wait_until(lambda: settled(watch.db, 40), 180, "40 crashes")
+    time.sleep(1.0)  # a duplicate recorded late would show up now
+    crashes = rows(watch.db)
+    assert len(crashes) == 40 and {c["status"] for c in crashes} == {"done"}
+    names = {Path(c["path"]).name for c in crashes}
+    for number in (1, 39):  # whichever of the two came first
+        assert len(names & {f"core.{number}", f"copy.{number}"}) == 1, sorted(names)
+    assert {g["count"] for g in rows(watch.db, "SELECT * FROM groups")} == {40}
+    assert watch.text().count("the same core as crash") == 2, watch.text()
+    assert watch.stop(signal.SIGTERM) == 0

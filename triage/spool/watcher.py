@@ -1,7 +1,7 @@
 """`triage watch`: watchdog events and scans feed the settler; settled files are ingested.
 
 The watchdog handler only enqueues (it runs on the observer's thread); everything else runs on
-the main thread: settling, intake (``intake.ingest_file``), dispatching to the worker pool and
+the main thread: settling, intake (``intake.ingest_files``), dispatching to the worker pool and
 recording results. State lives in the database, so a restart resumes where the last run was.
 """
 
@@ -22,7 +22,7 @@ from watchdog.observers.api import BaseObserver
 from ..errors import SpoolError, StoreError
 from .coredump import complete_when_created
 from .events import Log, stderr_log
-from .intake import Intake, ingest_file
+from .intake import Intake, ingest_files
 from .names import hidden, is_candidate, is_record
 from .pipeline import Pipeline
 from .settle import Settler
@@ -30,6 +30,9 @@ from .settle import Settler
 TICK_SECONDS = 0.2
 # Hashing a large backlog must not hold back the analysis of what is already queued.
 INTAKE_BUDGET_SECONDS = 0.5
+# Settled files recorded together at most (their hashes are read in the main thread).
+INTAKE_BATCH = 32
+INTAKE_BATCH_BYTES = 256 << 20
 RENDER_EVERY_SECONDS = 2.0
 STOP_GRACE_SECONDS = 2.0  # a clean stop lets analyses this close to the end finish
 # Claims of watchers that died (on this machine, or stale on any) are looked for this often.
@@ -190,14 +193,30 @@ class Watcher:
         self.settled.update(self.settler.ready())
         budget = time.monotonic() + INTAKE_BUDGET_SECONDS
         while self.settled and time.monotonic() < budget:
-            path = next(iter(self.settled))
-            root = self.settled[path]
-            # StoreError: the path stays settled and is tried again
-            intake = ingest_file(self.pipeline.store, path, root, self.host)
-            del self.settled[path]
-            report_intake(self.log, intake)
+            self._intake_batch()
         self.pipeline.dispatch()
         self.pipeline.collect(TICK_SECONDS)
+
+    def _intake_batch(self) -> None:
+        """Record settled files of one spool together (two transactions for all of them): up
+        to INTAKE_BATCH files and INTAKE_BATCH_BYTES to hash, so that a turn of the loop stays
+        short (results are read, and workers timed, between turns)."""
+        root = next(iter(self.settled.values()))
+        paths: list[str] = []
+        size = 0
+        for path, its_root in self.settled.items():
+            if its_root != root:
+                continue
+            paths.append(path)
+            size += _size(path)
+            if len(paths) == INTAKE_BATCH or size >= INTAKE_BATCH_BYTES:
+                break
+        # StoreError: the paths stay settled and are tried again
+        intakes = ingest_files(self.pipeline.store, paths, root, self.host)
+        for path in paths:
+            del self.settled[path]
+        for intake in intakes:
+            report_intake(self.log, intake)
 
     def _drain_events(self) -> None:
         while True:
@@ -230,6 +249,13 @@ class Watcher:
             self.log(f"warning: {exc.message}")
         self.pipeline.pool.close()
         self.log("stopped")
+
+
+def _size(path: str) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
 
 
 def report_intake(log: Log, intake: Intake) -> None:
