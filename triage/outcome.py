@@ -9,6 +9,8 @@ bottleneck. It crosses the pipe as JSON (``outcome_to_json`` and back).
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from .model import Record
 from .signature import Signature
 
@@ -44,7 +46,7 @@ class Facts(Record):
         signal: str | None = None,
         pid: int | None = None,
         executable: str | None = None,
-        kind: str = "crash",
+        kind: str = CRASH,
         quality: int = 0,
     ) -> None:
         _set = object.__setattr__
@@ -103,8 +105,8 @@ def outcome_to_json(outcome: Outcome) -> dict[str, Any]:
         "status": outcome.status,
         "error": outcome.error,
         "document": outcome.document,
-        "facts": None if facts is None else {k: getattr(facts, k) for k in Facts.__slots__},
-        "signature": None if signature is None else _signature_to_json(signature),
+        "facts": None if facts is None else dict(zip(Facts.__slots__, facts._values())),
+        "signature": None if signature is None else asdict(signature),
     }
 
 
@@ -115,18 +117,8 @@ def outcome_from_json(data: dict[str, Any]) -> Outcome:
         error=data.get("error"),
         document=data.get("document"),
         facts=None if facts is None else Facts(**facts),
-        signature=None if signature is None else _signature_from_json(signature),
+        # JSON has no tuples: the notes come back as a list.
+        signature=None
+        if signature is None
+        else Signature(**{**signature, "notes": tuple(signature.get("notes", ()))}),
     )
-
-
-_SIGNATURE_FIELDS = ("text", "hash", "hashed_text", "rules_version", "notes", "tid", "meaningful")
-
-
-def _signature_to_json(signature: Signature) -> dict[str, Any]:
-    return {name: getattr(signature, name) for name in _SIGNATURE_FIELDS}
-
-
-def _signature_from_json(data: dict[str, Any]) -> Signature:
-    fields = {name: data[name] for name in _SIGNATURE_FIELDS if name in data}
-    fields["notes"] = tuple(fields.get("notes", ()))
-    return Signature(**fields)

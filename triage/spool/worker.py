@@ -117,8 +117,8 @@ def _outcome(
             opened, lib_search_root=lib_search_root, locals=True, native_mode="all"
         )
     # The document names the core, not the descriptor it was read through.
-    analysis = replace(analysis, source=replace(analysis.source, path=path))
-    analysis = replace(analysis, error=nothing_usable(analysis))
+    source = replace(analysis.source, path=path)
+    analysis = replace(analysis, source=source, error=nothing_usable(analysis))
     return outcome_of(analysis, config or default_config())
 
 
