@@ -86,6 +86,8 @@ def numpy_dot():
 
 def cpu_bound():
     started.set()
+    if sys.version_info[0] == 2 and threading.active_count() == 3:  # noqa: UP036
+        say_ready()  # the second of two: as for hashing, 2.7's main thread could starve
     x = 0
     while True:
         x += 1
