@@ -52,3 +52,7 @@ def analyze_process(
     """Analyze a running process (stopped only for the reads when ``block``); the core info
     comes from /proc. Native stacks need ``block``. Raises ``ProcessError`` when the process
     cannot be inspected."""
+
+def sha256_of_file(fd: int) -> str:
+    """SHA-256 (64 hex digits) of the whole file open on ``fd``, read from offset 0 without the
+    GIL; the descriptor's offset is left alone. Raises ``OSError`` when a read fails."""

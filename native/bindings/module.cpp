@@ -3,11 +3,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cerrno>
 #include <string>
 
 #include "analysis.h"
 #include "cpython/stack_scan.h"
 #include "errors.h"
+#include "file_digest.h"
 
 namespace py = pybind11;
 using namespace pybind11::literals;
@@ -224,6 +226,22 @@ py::object analyzeProcessPy(int pid, bool block, size_t max_frames, bool locals,
     return released([&] { return analyzeProcess(pid, options); }, locals);
 }
 
+// The file's SHA-256, hashed without the GIL: the pipeline hashes in a thread of its own.
+std::string sha256OfFilePy(int fd) {
+    int error_number = 0;
+    std::string digest;
+    {
+        py::gil_scoped_release release;
+        digest = sha256OfFile(fd, &error_number);
+    }
+    if (error_number != 0) {
+        errno = error_number;
+        PyErr_SetFromErrno(PyExc_OSError);
+        throw py::error_already_set();
+    }
+    return digest;
+}
+
 py::tuple names(const std::vector<std::string>& items) {
     return tupleOf(items, str);
 }
@@ -246,6 +264,7 @@ PYBIND11_MODULE(_native, m) {
           py::arg("lib_search_path") = py::none(), py::arg("lib_search_root") = py::none(),
           py::arg("max_frames") = 100000, py::arg("locals") = false, py::arg("native") = false,
           py::arg("native_all") = false);
+    m.def("sha256_of_file", &sha256OfFilePy, py::arg("fd"));
     m.def("analyze_process", &analyzeProcessPy, py::arg("pid"), py::arg("block") = true,
           py::arg("max_frames") = 100000, py::arg("locals") = false, py::arg("native") = false,
           py::arg("native_all") = false);

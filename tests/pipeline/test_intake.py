@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from triage import _native
 from triage.spool.intake import ingest_file
 from triage.spool.names import is_candidate
 from triage.store import FAILED, PENDING, Crash, Store, open_store
@@ -73,15 +74,44 @@ def test_a_core_is_queued_with_its_sidecar(
     assert row.sha256 is not None and row.size == core.stat().st_size
 
 
-@pytest.mark.parametrize("size", [64, 65, (1 << 20) + 63, (1 << 20) + 64, 3 * (1 << 20) + 1000])
+CHUNK = 128 << 10  # the extension's read size
+
+
+@pytest.mark.parametrize("size", [64, 65, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 1000, 9 << 20])
 def test_content_hash_is_the_whole_file(store: Store, spool: Path, size: int) -> None:
-    """The hash is read in chunks after the 64-byte header: every size around a boundary."""
+    """The hash is read in chunks: every size around a boundary."""
     data = b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x04\x00" + os.urandom(size - 18)
     core = spool / "core.hash"
     core.write_bytes(data)
     intake = ingest_file(store, str(core), str(spool))
     assert intake.outcome == "queued", intake
     assert crash(store, intake.crash_id).sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_hashing_reads_from_the_start_and_leaves_the_descriptor_alone(tmp_path: Path) -> None:
+    data = os.urandom(CHUNK + 5)
+    path = tmp_path / "file"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.lseek(fd, 64, os.SEEK_SET)
+        assert _native.sha256_of_file(fd) == hashlib.sha256(data).hexdigest()
+        assert os.lseek(fd, 0, os.SEEK_CUR) == 64
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("what", ["write-only", "directory"])
+def test_a_read_error_while_hashing_is_an_oserror(tmp_path: Path, what: str) -> None:
+    if what == "directory":
+        fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    else:
+        fd = os.open(tmp_path / "file", os.O_WRONLY | os.O_CREAT)
+    try:
+        with pytest.raises(OSError):
+            _native.sha256_of_file(fd)
+    finally:
+        os.close(fd)
 
 
 def test_the_same_core_twice_is_one_crash(
