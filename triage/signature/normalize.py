@@ -8,6 +8,7 @@ stable names.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 
@@ -29,6 +30,13 @@ UNKNOWN_NATIVE = ("", "??", "???", "<unknown>")
 
 def python_module(file: str | None, app_roots: Sequence[str] = ()) -> str:
     """The module a source path belongs to, independent of where it was installed."""
+    return _module(file, tuple(app_roots))
+
+
+# Cached, as the names below: a worker meets the same few thousand files and functions in
+# every core it signs.
+@functools.lru_cache(maxsize=1 << 16)
+def _module(file: str | None, app_roots: tuple[str, ...]) -> str:
     if not file:
         return "<unknown>"
     frozen = re.match(FROZEN, file)
@@ -78,7 +86,11 @@ def python_display(frame: Frame, app_roots: Sequence[str] = ()) -> str:
 
 def native_token(frame: Frame) -> str | None:
     """The demangled function without arguments or offsets; None when there is no symbol."""
-    name = frame.function
+    return _native_name(frame.function)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _native_name(name: str | None) -> str | None:
     if name in UNKNOWN_NATIVE:
         return None
     name = strip_arguments(str(name)).strip()

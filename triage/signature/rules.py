@@ -8,6 +8,8 @@ code ran after the bug), ``keep`` makes it a token. Every decision is noted, so 
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -61,10 +63,16 @@ def _matches(
         pattern = config.pattern(list_name)
         if token.kind is not kind or token.text is None or pattern is None:
             return False
-        # Lists may name a Python frame by its function or by its qualname (3.11+).
-        return any(pattern.match(name) for name in {token.text, token.shown})
+        return _listed(pattern, token.text, token.shown)
 
     return applies
+
+
+# Cached: every core a worker signs asks about the same few thousand names.
+@functools.lru_cache(maxsize=1 << 16)
+def _listed(pattern: re.Pattern[str], text: str, shown: str) -> bool:
+    # Lists may name a Python frame by its function or by its qualname (3.11+).
+    return bool(pattern.match(text) or pattern.match(shown))
 
 
 RULES: tuple[Rule, ...] = (
