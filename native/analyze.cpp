@@ -419,9 +419,7 @@ Analysis analyzeCoreUnguarded(const std::string& path, const AnalysisOptions& op
     StackPointers stack_pointers;
     for (const auto& t : core->threads()) stack_pointers[t.tid] = t.stackPointer();
     // The name the executable was started with also names its module (as PyStack shows it).
-    auto make_unwinder = [&] {
-        return NativeUnwinder::forCore(core->bytes(), out.executable, modules);
-    };
+    auto make_unwinder = [&] { return NativeUnwinder::forCore(*core, out.executable, modules); };
     std::unique_ptr<NativeUnwinder> unwinder;
     Unwound unwound;
     std::string eval_function;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <set>
 
@@ -120,6 +121,74 @@ int findDebuginfo(Dwfl_Module* mod, void** userdata, const char* modname, Dwarf_
 char* g_debuginfo_path = nullptr;
 const Dwfl_Callbacks kCallbacks = {findElf, findDebuginfo, nullptr, &g_debuginfo_path};
 
+// A core's threads, registers and memory for libdwfl's unwinder. Its own core reader
+// (dwfl_core_file_attach) walks every program header and allocates a chunk of the file for
+// each word the unwinder reads; the core's segment index answers those reads by binary search,
+// and also from the files behind pages the kernel did not dump.
+// The thread argument libdwfl carries is the thread's CoreThread.
+#if defined(__x86_64__)
+// DWARF registers 0-16 (rax rdx rcx rbx rsi rdi rbp rsp r8-r15, then the return address
+// column, rip), as user_regs_struct word indexes.
+#define WORD(reg) (offsetof(user_regs_struct, reg) / sizeof(uint64_t))
+constexpr size_t kDwarfWords[] = {WORD(rax), WORD(rdx), WORD(rcx), WORD(rbx), WORD(rsi), WORD(rdi),
+                                  WORD(rbp), WORD(rsp), WORD(r8),  WORD(r9),  WORD(r10), WORD(r11),
+                                  WORD(r12), WORD(r13), WORD(r14), WORD(r15), WORD(rip)};
+constexpr size_t kPcWord = WORD(rip);
+#undef WORD
+#elif defined(__aarch64__)
+// DWARF registers 0-31: x0-x30, sp (user_regs_struct's first 32 words).
+constexpr size_t kDwarfWords[] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15,
+                                  16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+constexpr size_t kPcWord = 32;
+#endif
+
+const CoreThread* threadAt(const CoreFile& core, size_t index) {
+    return index < core.threads().size() ? &core.threads()[index] : nullptr;
+}
+
+pid_t coreNextThread(Dwfl*, void* dwfl_arg, void** thread_argp) {
+    const auto& core = *static_cast<const CoreFile*>(dwfl_arg);
+    auto* previous = static_cast<const CoreThread*>(*thread_argp);
+    size_t next = previous == nullptr ? 0 : static_cast<size_t>(previous - &core.threads()[0]) + 1;
+    const CoreThread* thread = threadAt(core, next);
+    if (thread == nullptr) return 0;
+    *thread_argp = const_cast<CoreThread*>(thread);
+    return thread->tid;
+}
+
+bool coreGetThread(Dwfl*, pid_t tid, void* dwfl_arg, void** thread_argp) {
+    for (const auto& thread : static_cast<const CoreFile*>(dwfl_arg)->threads()) {
+        if (thread.tid != tid) continue;
+        *thread_argp = const_cast<CoreThread*>(&thread);
+        return true;
+    }
+    return false;
+}
+
+bool coreMemoryRead(Dwfl*, Dwarf_Addr addr, Dwarf_Word* result, void* dwfl_arg) {
+    uint64_t word = 0;
+    if (!static_cast<const CoreFile*>(dwfl_arg)->readValue(addr, &word)) return false;
+    *result = word;
+    return true;
+}
+
+bool coreInitialRegisters(Dwfl_Thread* thread, void* thread_arg) {
+    const auto& words = static_cast<const CoreThread*>(thread_arg)->registers;
+    constexpr size_t kCount = sizeof(kDwarfWords) / sizeof(kDwarfWords[0]);
+    Dwarf_Word regs[kCount];
+    for (size_t i = 0; i < kCount; ++i) {
+        if (kDwarfWords[i] >= words.size()) return false;  // a short NT_PRSTATUS
+        regs[i] = words[kDwarfWords[i]];
+    }
+    if (kPcWord >= words.size() || !dwfl_thread_state_registers(thread, 0, kCount, regs))
+        return false;
+    dwfl_thread_state_register_pc(thread, words[kPcWord]);
+    return true;
+}
+
+const Dwfl_Thread_Callbacks kCoreThreads = {coreNextThread,       coreGetThread, coreMemoryRead,
+                                            coreInitialRegisters, nullptr,       nullptr};
+
 struct WalkState {
     std::vector<std::pair<uint64_t, bool>> pcs;
     std::set<std::pair<uint64_t, uint64_t>> seen;  // (pc, sp): a repeat means a loop
@@ -177,14 +246,15 @@ NativeUnwinder::~NativeUnwinder() {
     if (core_elf_ != nullptr) elf_end(core_elf_);
 }
 
-std::unique_ptr<NativeUnwinder> NativeUnwinder::forCore(const MappedFile& core,
+std::unique_ptr<NativeUnwinder> NativeUnwinder::forCore(const CoreFile& core,
                                                         const std::string& executable,
                                                         const ModuleSet& modules) {
     std::unique_ptr<NativeUnwinder> self(new NativeUnwinder(modules));
     ModulesScope scope(&modules, false);
     elf_version(EV_CURRENT);
+    const MappedFile& bytes = core.bytes();
     self->core_elf_ =
-        elf_memory(reinterpret_cast<char*>(const_cast<unsigned char*>(core.data())), core.size());
+        elf_memory(reinterpret_cast<char*>(const_cast<unsigned char*>(bytes.data())), bytes.size());
     self->dwfl_ = dwfl_begin(&kCallbacks);
     if (self->core_elf_ == nullptr)
         throw AnalysisError("cannot start unwinding: " + errorText(elf_errmsg(-1)));
@@ -192,7 +262,8 @@ std::unique_ptr<NativeUnwinder> NativeUnwinder::forCore(const MappedFile& core,
     if (dwfl_core_file_report(self->dwfl_, self->core_elf_,
                               executable.empty() ? nullptr : executable.c_str()) < 0 ||
         dwfl_report_end(self->dwfl_, nullptr, nullptr) != 0 ||
-        dwfl_core_file_attach(self->dwfl_, self->core_elf_) < 0)
+        !dwfl_attach_state(self->dwfl_, self->core_elf_, core.process().pid, &kCoreThreads,
+                           const_cast<CoreFile*>(&core)))
         throw AnalysisError(dwflError("cannot read the core for unwinding"));
     return self;
 }

@@ -11,17 +11,17 @@
 #include <vector>
 
 #include "analysis.h"
-#include "mapped_file.h"
+#include "corefile.h"
 #include "modules.h"
 
 namespace triage {
 
 class NativeUnwinder {
   public:
-    // A session over a core (its bytes, as mapped) or over a live process whose threads are
+    // A session over a core (which must outlive it) or over a live process whose threads are
     // already ptrace-stopped. Libraries are looked up through `modules` (search paths, the
     // process's own root), then by build id. Throws AnalysisError when libdwfl cannot start.
-    static std::unique_ptr<NativeUnwinder> forCore(const MappedFile& core,
+    static std::unique_ptr<NativeUnwinder> forCore(const CoreFile& core,
                                                    const std::string& executable,
                                                    const ModuleSet& modules);
     // A live process in two steps, so that its threads are stopped as briefly as possible:

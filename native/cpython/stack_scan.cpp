@@ -16,7 +16,11 @@ constexpr size_t kChunk = 16 * 1024;
 // costs an unwind.
 constexpr int kHintDepth = 3;
 
+// Most stack words are data, far from any code range: they are turned away before the search.
 bool inAny(const StackScanner::Ranges& ranges, uint64_t addr) {
+    if (ranges.empty() || addr < ranges.front().first || addr >= ranges.back().second) {
+        return false;
+    }
     auto it = std::upper_bound(ranges.begin(), ranges.end(), addr,
                                [](uint64_t a, const auto& r) { return a < r.first; });
     return it != ranges.begin() && addr < (it - 1)->second;

@@ -1,6 +1,8 @@
 #include "cpython/version.h"
 
 #include <cctype>
+#include <mutex>
+#include <unordered_map>
 
 #include "numbers.h"
 
@@ -10,6 +12,7 @@ namespace {
 
 constexpr size_t kScanChunk = 1 << 16;
 constexpr uint64_t kMaxBssScan = 64ull << 20;
+constexpr size_t kMaxHints = 256;
 
 std::string baseName(const std::string& path) {
     auto slash = path.rfind('/');
@@ -53,6 +56,44 @@ std::optional<PythonVersion> parseVersionString(const char* p, const char* end) 
     return PythonVersion{parts[0], parts[1], parts[2]};
 }
 
+// Where in .bss the version text of each build was found (by build id): cores of the same
+// build hold it at the same place, and a pipeline worker sees many of them. Only a hint: the
+// text there is parsed again, and the scan runs when it does not parse.
+class BssHints {
+  public:
+    std::optional<uint64_t> find(const std::string& build_id) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        auto it = offsets_.find(build_id);
+        if (it == offsets_.end()) return std::nullopt;
+        return it->second;
+    }
+    void remember(const std::string& build_id, uint64_t offset) {
+        if (build_id.empty()) return;
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (offsets_.size() >= kMaxHints) offsets_.clear();
+        offsets_[build_id] = offset;
+    }
+
+  private:
+    std::mutex mutex_;
+    std::unordered_map<std::string, uint64_t> offsets_;
+};
+
+BssHints& bssHints() {
+    static BssHints hints;
+    return hints;
+}
+
+// The version text at `offset` into .bss (which starts at `start`), if it begins there: at the
+// start of .bss or after a NUL, as the static buffer Py_GetVersion() fills.
+std::optional<PythonVersion> versionAt(const Memory& memory, uint64_t start, uint64_t offset) {
+    char text[65];
+    size_t skip = offset == 0 ? 0 : 1;
+    size_t got = memory.readSome(start + offset - skip, text, sizeof(text));
+    if (got <= skip || (skip == 1 && text[0] != '\0')) return std::nullopt;
+    return parseVersionString(text + skip, text + got);
+}
+
 std::optional<PythonVersion> fromBss(const Module& m, const Memory& memory) {
     const ElfFile* elf = m.file();
     if (elf == nullptr) return std::nullopt;
@@ -60,6 +101,9 @@ std::optional<PythonVersion> fromBss(const Module& m, const Memory& memory) {
     if (!bss || bss->size == 0) return std::nullopt;
     uint64_t start = m.loadBias() + bss->addr;
     uint64_t size = std::min(bss->size, kMaxBssScan);
+    if (auto hint = bssHints().find(elf->buildId()); hint && *hint < size) {
+        if (auto v = versionAt(memory, start, *hint)) return v;
+    }
     std::vector<char> buf(kScanChunk + 64);
     for (uint64_t off = 0; off < size; off += kScanChunk) {
         size_t want = static_cast<size_t>(std::min<uint64_t>(kScanChunk + 64, size - off));
@@ -68,7 +112,10 @@ std::optional<PythonVersion> fromBss(const Module& m, const Memory& memory) {
             // The buffer is a static char array: its text starts after a NUL or at its start.
             if ((buf[i] != '2' && buf[i] != '3') || (i > 0 && buf[i - 1] != '\0')) continue;
             auto v = parseVersionString(buf.data() + i, buf.data() + got);
-            if (v) return v;
+            if (v) {
+                bssHints().remember(elf->buildId(), off + i);
+                return v;
+            }
         }
     }
     return std::nullopt;
