@@ -27,6 +27,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 PROGRAMS = ("callback_abort", "ctypes_null", "worker_thread")
 README = Path(__file__).with_name("README.md")
@@ -56,6 +57,9 @@ def make_cores(count: int, workdir: Path) -> list[Path]:
 # The workers' symbol cache (TRIAGE_SYMBOL_CACHE): a new directory for the cold run, then the
 # same one, warm, for the others; never the user's own cache.
 CPU_SECONDS: dict[str, float] = {}  # CPU time (user + system) of each timed ingest, all processes
+# The ingest figures are medians of this many runs, one after another: this machine's speed
+# drifts by a fifth within minutes, and a single run said more of the drift than of the code.
+RUNS = 5
 
 
 def time_ingest(
@@ -81,12 +85,26 @@ def time_ingest(
     start = time.perf_counter()
     result = subprocess.run(args, capture_output=True, text=True, cwd=workdir, env=env)
     elapsed = time.perf_counter() - start
-    CPU_SECONDS[f"{workers or 'default'}-{symbols}-{report}-{len(cores)}"] = (
-        _children_cpu() - before
-    )
+    CPU_SECONDS[_cpu_key(cores, workers, report, symbols)] = _children_cpu() - before
     if result.returncode not in (0, 1):
         raise SystemExit(result.stderr)
     return elapsed
+
+
+def median_ingest(cores: list[Path], workdir: Path, workers: int | None, **how: Any) -> float:
+    """The median wall time of RUNS ``time_ingest`` runs; CPU_SECONDS keeps their median."""
+    walls, cpus = [], []
+    for _ in range(RUNS):
+        walls.append(time_ingest(cores, workdir, workers, **how))
+        cpus.append(CPU_SECONDS[_cpu_key(cores, workers, **how)])
+    CPU_SECONDS[_cpu_key(cores, workers, **how)] = statistics.median(cpus)
+    return statistics.median(walls)
+
+
+def _cpu_key(
+    cores: list[Path], workers: int | None, report: bool = False, symbols: str = "warm"
+) -> str:
+    return f"{workers or 'default'}-{symbols}-{report}-{len(cores)}"
 
 
 def time_watch(cores: list[Path], workdir: Path) -> float:
@@ -317,18 +335,19 @@ def main() -> None:
     cold = time_ingest(cores, workdir, None, symbols="cold")
     os.environ["TRIAGE_SYMBOL_CACHE"] = str(workdir / "symbols")  # warm, for the analysis too
     analysis = time_analysis(cores)
-    default = time_ingest(cores, workdir, None)
-    single = time_ingest(cores, workdir, 1)
-    startup = time_ingest(cores[:1], workdir, 1)  # interpreter, imports, database, one worker
+    default = median_ingest(cores, workdir, None)
+    single = median_ingest(cores, workdir, 1)
+    startup = median_ingest(cores[:1], workdir, 1)  # interpreter, imports, database, one worker
     with_report = time_ingest(cores, workdir, None, report=True)
     watch = time_watch(cores, workdir)
     overhead = (single - startup) / (len(cores) - 1) - analysis
     n = len(cores)
-    cpu_default = CPU_SECONDS[f"default-warm-False-{n}"] / n * 1000
+    cpu_default = CPU_SECONDS[_cpu_key(cores, None)] / n * 1000
     lines += [
         f"Ingest of {len(cores)} real cores (median {size:.1f} MB; 3 sample programs under "
         f"every local interpreter), `triage ingest --no-report` into a new SQLite database "
-        "unless said otherwise; symbol cache warm unless said otherwise:",
+        "unless said otherwise; symbol cache warm unless said otherwise; the throughput and "
+        f"start-up lines are medians of {RUNS} runs:",
         "",
         "| what | figure |",
         "|---|---|",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
@@ -24,3 +25,19 @@ def test_pipeline_benchmark_queries_run(tmp_path: Path) -> None:
     pipeline.fill_database(url, 300, 10)
     figures = pipeline.time_queries(url)
     assert len(figures) == 4 and all(ms > 0 for ms in figures.values())
+
+
+def test_pipeline_benchmark_reports_medians(monkeypatch: Any) -> None:
+    """Ingest figures are the median of RUNS runs, wall time and CPU time alike."""
+    pipeline = _load("pipeline")
+    walls, cpus = iter([3.0, 1.0, 2.0, 5.0, 4.0]), iter([30.0, 10.0, 50.0, 20.0, 40.0])
+
+    def one_run(cores: list[Path], workdir: Path, workers: int | None, **how: Any) -> float:
+        pipeline.CPU_SECONDS[pipeline._cpu_key(cores, workers, **how)] = next(cpus)
+        return next(walls)
+
+    monkeypatch.setattr(pipeline, "RUNS", 5)
+    monkeypatch.setattr(pipeline, "time_ingest", one_run)
+    cores = [Path("core.1"), Path("core.2")]
+    assert pipeline.median_ingest(cores, Path("."), None) == 3.0
+    assert pipeline.CPU_SECONDS[pipeline._cpu_key(cores, None)] == 30.0
