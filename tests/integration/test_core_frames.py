@@ -47,3 +47,13 @@ def test_json_gil_holder(core_case: CoreCase, tools: Tools) -> None:
     threads = _by_tid(tools.triage_json(core_case.core))
     holders = {tid for tid, thread in threads.items() if thread["gil"] == "held"}
     assert holders == core_case.expected_gil_holders
+
+
+def test_version_found_again_in_one_process(crash_case: CoreCase) -> None:
+    """A pipeline worker reads many cores of one build: 2.7 to 3.10 keep the version text in
+    .bss, and where the first analysis found it is where the next ones look first."""
+    from triage import _native
+
+    expected = tuple(crash_case.truth.version)
+    for _ in range(2):
+        assert tuple(_native.analyze_core(str(crash_case.core)).python_version) == expected
