@@ -346,8 +346,8 @@ def main() -> None:
     lines += [
         f"Ingest of {len(cores)} real cores (median {size:.1f} MB; 3 sample programs under "
         f"every local interpreter), `triage ingest --no-report` into a new SQLite database "
-        "unless said otherwise; symbol cache warm unless said otherwise; the throughput and "
-        f"start-up lines are medians of {RUNS} runs:",
+        "unless said otherwise; symbol cache warm unless said otherwise; the lines of default "
+        f"workers, 1 worker and start-up are medians of {RUNS} runs, the others single runs:",
         "",
         "| what | figure |",
         "|---|---|",

@@ -7,20 +7,11 @@
 #include <map>
 #include <tuple>
 
+#include "numbers.h"
+
 namespace triage {
 
 namespace {
-
-std::string toHex(const unsigned char* p, size_t n) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(n * 2);
-    for (size_t i = 0; i < n; ++i) {
-        out += digits[p[i] >> 4];
-        out += digits[p[i] & 15];
-    }
-    return out;
-}
 
 size_t align4(size_t n) {
     return (n + 3) & ~size_t{3};

@@ -9,26 +9,17 @@
 #include <stdexcept>
 #include <vector>
 
+#include "numbers.h"
+
 namespace triage {
 
 namespace {
 
 // Small enough that each chunk is still in the CPU's cache when it is hashed right after the
-// copy; large enough that the system calls cost nothing next to the hashing.
+// copy (in Python, 64 KiB chunks hashed faster than 8 MiB ones); not tuned further.
 constexpr size_t kChunk = 128 << 10;
 
 using DigestContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
-
-std::string hex(const unsigned char* bytes, unsigned int size) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(size * 2);
-    for (unsigned int i = 0; i < size; ++i) {
-        out.push_back(digits[bytes[i] >> 4]);
-        out.push_back(digits[bytes[i] & 0xf]);
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -55,7 +46,7 @@ std::string sha256OfFile(int fd, int* error_number) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
     EVP_DigestFinal_ex(context.get(), digest, &size);
-    return hex(digest, size);
+    return toHex(digest, size);
 }
 
 }  // namespace triage

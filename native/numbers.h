@@ -1,9 +1,11 @@
 // Numbers parsed out of untrusted text (/proc fields, file names, version strings): never an
-// exception, never undefined behaviour on overflow, just "no number".
+// exception, never undefined behaviour on overflow, just "no number". And bytes as hex text.
 #pragma once
 
 #include <charconv>
+#include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace triage {
@@ -18,6 +20,18 @@ std::optional<T> parseNumber(std::string_view text, int base = 10) {
     auto result = std::from_chars(text.data() + start, text.data() + text.size(), value, base);
     if (result.ec != std::errc()) return std::nullopt;
     return value;
+}
+
+// `n` bytes as 2n lowercase hex digits (build ids, digests).
+inline std::string toHex(const unsigned char* bytes, size_t n) {
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(n * 2);
+    for (size_t i = 0; i < n; ++i) {
+        out += digits[bytes[i] >> 4];
+        out += digits[bytes[i] & 15];
+    }
+    return out;
 }
 
 }  // namespace triage

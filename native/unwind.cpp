@@ -16,6 +16,7 @@
 #include "demangle.h"
 #include "errors.h"
 #include "mapped_file.h"
+#include "numbers.h"
 #include "symbol_cache.h"
 
 namespace triage {
@@ -142,18 +143,13 @@ constexpr size_t kDwarfWords[] = {0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11
 constexpr size_t kPcWord = 32;
 #endif
 
-const CoreThread* threadAt(const CoreFile& core, size_t index) {
-    return index < core.threads().size() ? &core.threads()[index] : nullptr;
-}
-
 pid_t coreNextThread(Dwfl*, void* dwfl_arg, void** thread_argp) {
-    const auto& core = *static_cast<const CoreFile*>(dwfl_arg);
+    const auto& threads = static_cast<const CoreFile*>(dwfl_arg)->threads();
     auto* previous = static_cast<const CoreThread*>(*thread_argp);
-    size_t next = previous == nullptr ? 0 : static_cast<size_t>(previous - &core.threads()[0]) + 1;
-    const CoreThread* thread = threadAt(core, next);
-    if (thread == nullptr) return 0;
-    *thread_argp = const_cast<CoreThread*>(thread);
-    return thread->tid;
+    size_t next = previous == nullptr ? 0 : static_cast<size_t>(previous - threads.data()) + 1;
+    if (next >= threads.size()) return 0;
+    *thread_argp = const_cast<CoreThread*>(&threads[next]);
+    return threads[next].tid;
 }
 
 bool coreGetThread(Dwfl*, pid_t tid, void* dwfl_arg, void** thread_argp) {
@@ -449,11 +445,7 @@ const NativeUnwinder::ModuleIdentity& NativeUnwinder::identity(Dwfl_Module* mod)
     dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, &mainfile, nullptr);
     struct stat st{};
     if (n > 0 && elf != nullptr && mainfile != nullptr && ::stat(mainfile, &st) == 0) {
-        static const char kHex[] = "0123456789abcdef";
-        for (int i = 0; i < n; ++i) {
-            id.build_id += kHex[bits[i] >> 4];
-            id.build_id += kHex[bits[i] & 15];
-        }
+        id.build_id = toHex(bits, static_cast<size_t>(n));
         id.bias = bias;
         id.source = std::string(mainfile) + ":" + std::to_string(st.st_size) + ":" +
                     std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);

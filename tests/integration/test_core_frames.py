@@ -50,8 +50,10 @@ def test_json_gil_holder(core_case: CoreCase, tools: Tools) -> None:
 
 
 def test_version_found_again_in_one_process(crash_case: CoreCase) -> None:
-    """A pipeline worker reads many cores of one build: 2.7 to 3.10 keep the version text in
-    .bss, and where the first analysis found it is where the next ones look first."""
+    """A pipeline worker reads many cores of one build. 2.7 to 3.10 keep the version text in
+    .bss, and the next analysis of a build reads first where the last one found it: that read
+    must give the same version. (A hint that does not parse falls back to the scan, which this
+    cannot tell apart; the saving itself was measured with callgrind.)"""
     from triage import _native
 
     expected = tuple(crash_case.truth.version)

@@ -7,6 +7,7 @@ Works on 2.7 and 3.x.
 
 import ctypes
 import hashlib
+import itertools
 import os
 import select
 import socket
@@ -18,6 +19,7 @@ SCENARIO = sys.argv[1]
 READY_FD = int(sys.argv[2])
 started = threading.Event()
 said = threading.Lock()
+cpu_started = itertools.count(1)  # next() is atomic under the GIL
 
 
 def say_ready():
@@ -47,11 +49,10 @@ def hashing():
         size = 4 * 1024 * 1024
     data = b"x" * size
     started.set()
-    hashlib.sha256(data).digest()
-    if sys.version_info[0] == 2:  # noqa: UP036
-        say_ready()
     while True:
         hashlib.sha256(data).digest()
+        if sys.version_info[0] == 2:  # noqa: UP036
+            say_ready()
 
 
 def selecting():
@@ -86,7 +87,7 @@ def numpy_dot():
 
 def cpu_bound():
     started.set()
-    if sys.version_info[0] == 2 and threading.active_count() == 3:  # noqa: UP036
+    if sys.version_info[0] == 2 and next(cpu_started) == 2:  # noqa: UP036
         say_ready()  # the second of two: as for hashing, 2.7's main thread could starve
     x = 0
     while True:
