@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -338,3 +339,29 @@ def test_results_wait_for_a_batch_unless_flushed(
     assert pipeline.collect(0.0, flush=True) == ids
     store.close()
     assert [crash["status"] for crash in rows(f"sqlite:///{tmp_path / 'triage.db'}")] == ["done"]
+
+
+def test_a_worker_whose_pool_is_gone_leaves_without_a_traceback(tmp_path: Path) -> None:
+    """A watcher killed outright closes the worker's reply pipe before the parent-death signal
+    arrives: the worker's next reply meets a broken pipe, and its stderr is the host's log."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "triage.spool.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert worker.stdin is not None and worker.stdout is not None
+    worker.stdout.close()  # the pool's end of the replies
+    request = {"id": 1, "path": str(tmp_path / "missing.core")}
+    _, errors = worker.communicate((json.dumps(request) + "\n").encode(), timeout=60)
+    assert worker.returncode == 0
+    assert b"Traceback" not in errors and b"Exception ignored" not in errors, errors
+
+
+def test_a_core_gone_without_a_recorded_identity_fails_alone(tmp_path: Path) -> None:
+    """A crash recorded before identities were kept, whose core is gone: a failed outcome with
+    one line, not a worker that dies on the error."""
+    reply = handle({"id": 7, "path": str(tmp_path / "gone.core")})
+    outcome = outcome_from_json(reply["outcome"])
+    assert (reply["id"], outcome.status) == (7, "failed")
+    assert outcome.error == f"cannot open {tmp_path / 'gone.core'}: No such file or directory"

@@ -77,5 +77,8 @@ def open_recorded(path: str, context: dict[str, Any] | None) -> int:
     if isinstance(recorded, dict) and isinstance(recorded.get("dev"), int):
         extra = {key: recorded.get(key) for key in _CHECKED if isinstance(recorded.get(key), int)}
         return open_verified(target, recorded["dev"], int(recorded.get("ino", -1)), **extra)
-    info = os.lstat(target)
+    try:
+        info = os.lstat(target)
+    except OSError as exc:  # gone since it was queued: the same one line as open_verified's
+        raise InputError(f"cannot open {target}: {exc.strerror or exc}") from None
     return open_verified(target, info.st_dev, info.st_ino)

@@ -46,8 +46,14 @@ def main(argv: Sequence[str] = ()) -> int:
             config = config_from_json(request["config"])
             continue
         reply = handle(request, faults, config)
-        replies.write(json.dumps(reply, ensure_ascii=True) + "\n")
-        replies.flush()
+        try:
+            replies.write(json.dumps(reply, ensure_ascii=True) + "\n")
+            replies.flush()
+        except BrokenPipeError:
+            # The pool is gone (a watcher killed outright): nobody is left to answer, and the
+            # parent-death signal may not have arrived yet. Leave without a traceback, and
+            # without the exit's second flush of the unwritten reply.
+            os._exit(0)
     return 0
 
 
